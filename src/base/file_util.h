@@ -1,0 +1,25 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace basin {
+
+// Thin, Status-returning wrappers over POSIX file calls, for the places that need durability
+// (fsync of files and of the directories that name them). errno is mapped to a code:
+// ENOSPC/EDQUOT -> DiskFull, ENOENT -> NotFound, anything else -> IoError.
+Status ErrnoStatus(int err, std::string_view what);
+
+Status CreateDirectories(const std::string& path);
+// fsync()s a directory so that the names created or removed in it are durable.
+Status SyncDirectory(const std::string& path);
+// Writes `data` to `path` durably: temp file, fsync, rename, fsync of the directory.
+Status WriteFileAtomically(const std::string& path, std::string_view data);
+Result<std::string> ReadFile(const std::string& path, uint64_t max_size);
+// fsync()s an existing file by path.
+Status SyncFile(const std::string& path);
+
+}  // namespace basin
