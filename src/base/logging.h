@@ -14,6 +14,10 @@ LogLevel GetLogLevel();
 bool ParseLogLevel(std::string_view name, LogLevel* level);
 
 namespace internal {
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
+
 // One log line, written to stderr in one write when destroyed: "2026-11-27T04:22:29.123Z INFO
 // [log] message".
 class LogLine {
@@ -30,7 +34,10 @@ class LogLine {
 
 }  // namespace basin
 
-#define BASIN_LOG(level, component)                                    \
-  if (::basin::LogLevel::k##level < ::basin::GetLogLevel()) {          \
-  } else                                                               \
-    ::basin::internal::LogLine(::basin::LogLevel::k##level, component).stream()
+// An expression, so it is safe anywhere a statement is, also as the body of an unbraced if.
+// `&` binds looser than `<<`, so the whole message is built before it is voided.
+#define BASIN_LOG(level, component)                                                     \
+  (::basin::LogLevel::k##level < ::basin::GetLogLevel())                                \
+      ? static_cast<void>(0)                                                            \
+      : ::basin::internal::LogVoidify() &                                               \
+            ::basin::internal::LogLine(::basin::LogLevel::k##level, component).stream()

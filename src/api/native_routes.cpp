@@ -1,0 +1,262 @@
+#include "api/native_routes.h"
+
+#include <simdjson.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "api/error_response.h"
+#include "base/json_writer.h"
+#include "base/time_format.h"
+#include "catalog/catalog.h"
+#include "ingest/loader.h"
+#include "ingest/stream_ingestor.h"
+#include "log/log.h"
+#include "observe/metrics.h"
+#include "query/query_engine.h"
+#include "query/result_format.h"
+
+namespace basin::api {
+
+// A thread pool for handlers that block (DuckDB queries, waiting for a loader flush).
+class BlockingWork {
+ public:
+  explicit BlockingWork(int threads) : pool_(static_cast<size_t>(std::max(1, threads))) {}
+  ~BlockingWork() { pool_.join(); }
+  template <typename F>
+  void Post(F&& f) {
+    boost::asio::post(pool_, std::forward<F>(f));
+  }
+
+ private:
+  boost::asio::thread_pool pool_;
+};
+
+namespace {
+
+HttpResponse JsonResponse(std::string body, int status = 200) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+std::string ClientIp(const HttpRequest& request) {
+  // X-Forwarded-For is only honoured from loopback, where a local reverse proxy sits; anyone else
+  // could forge it. The first address in the list is the original client.
+  std::string_view forwarded = request.Header("X-Forwarded-For");
+  if (!forwarded.empty() &&
+      (request.remote_ip == "127.0.0.1" || request.remote_ip == "::1")) {
+    std::string_view first = forwarded.substr(0, forwarded.find(','));
+    while (!first.empty() && first.front() == ' ') first.remove_prefix(1);
+    while (!first.empty() && first.back() == ' ') first.remove_suffix(1);
+    if (!first.empty() && first.size() <= 64) return std::string(first);
+  }
+  return request.remote_ip;
+}
+
+std::string IngestResultJson(const ingest::IngestResult& result) {
+  JsonWriter w;
+  w.BeginObject().Key("stream").String(result.stream).Key("accepted").Uint(result.accepted);
+  w.Key("rejected").BeginArray();
+  for (const auto& r : result.rejected) {
+    w.BeginObject()
+        .Key("index").Uint(r.index)
+        .Key("code").String(ErrorCodeName(r.code))
+        .Key("reason").String(r.reason)
+        .EndObject();
+  }
+  w.EndArray().EndObject();
+  return w.Take();
+}
+
+std::string StreamInfoJson(const log::StreamInfo& info) {
+  JsonWriter w;
+  w.BeginObject()
+      .Key("name").String(info.name)
+      .Key("shards").Uint(info.options.shard_count)
+      .Key("retention_hours").Int(info.options.retention_hours)
+      .Key("created").String(FormatIso8601Millis(info.created_time_us))
+      .Key("start_offset").Uint(info.start_offset)
+      .Key("end_offset").Uint(info.end_offset)
+      .Key("size_bytes").Uint(info.size_bytes)
+      .Key("segments").Uint(info.segment_count)
+      .EndObject();
+  return w.Take();
+}
+
+void WriteSchema(JsonWriter& w, const catalog::TableSchema& schema) {
+  w.Key("schema_version").Int(schema.version);
+  w.Key("columns").BeginArray();
+  for (const auto& c : schema.columns) {
+    w.BeginObject().Key("name").String(c.name).Key("type").String(c.type).EndObject();
+  }
+  w.EndArray();
+  w.Key("partition_columns").BeginArray();
+  for (const auto& c : schema.partition_columns) {
+    w.BeginObject().Key("name").String(c.name).Key("type").String(c.type).EndObject();
+  }
+  w.EndArray();
+}
+
+// Reads {"sql": "...", "timeout_ms": N, "max_rows": N}.
+Result<std::pair<std::string, query::QueryLimits>> ParseQueryBody(const std::string& body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(body).get(root) || !root.is_object()) {
+    return Status(ErrorCode::kMalformedJson, "body must be a JSON object {\"sql\": \"...\"}");
+  }
+  std::string_view sql;
+  if (root["sql"].get_string().get(sql) || sql.empty()) {
+    return Status(ErrorCode::kInvalidArgument, "field 'sql' (a non-empty string) is required");
+  }
+  query::QueryLimits limits;
+  int64_t v;
+  if (!root["timeout_ms"].get_int64().get(v)) {
+    if (v <= 0) return Status(ErrorCode::kInvalidArgument, "'timeout_ms' must be positive");
+    limits.timeout_ms = v;
+  }
+  if (!root["max_rows"].get_int64().get(v)) {
+    if (v <= 0) return Status(ErrorCode::kInvalidArgument, "'max_rows' must be positive");
+    limits.max_rows = static_cast<uint64_t>(v);
+  }
+  return std::make_pair(std::string(sql), limits);
+}
+
+}  // namespace
+
+NativeApi::NativeApi(NativeApiContext context)
+    : context_(std::move(context)), work_(std::make_unique<BlockingWork>(context_.blocking_threads)) {}
+
+NativeApi::~NativeApi() = default;
+
+void NativeApi::AddRoutes(Router& router) {
+  NativeApiContext* ctx = &context_;
+  BlockingWork* work = work_.get();
+
+  router.Add({"GET", "/healthz", "basin:GetHealth", "arn:basin:::health",
+              [](HttpRequest&, Responder respond) {
+                respond(JsonResponse("{\"status\":\"ok\"}"));
+              }});
+
+  router.Add({"GET", "/metrics", "basin:GetMetrics", "arn:basin:::metrics",
+              [ctx](HttpRequest&, Responder respond) {
+                HttpResponse r;
+                r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+                r.body = ctx->metrics->RenderPrometheus();
+                respond(std::move(r));
+              }});
+
+  router.Add({"POST", "/v1/streams/{stream}/records", "basin:PutRecords",
+              "arn:basin:stream:::{stream}", [ctx](HttpRequest& request, Responder respond) {
+                ingest::IngestRequest in;
+                in.stream = request.path_params["stream"];
+                in.body = std::move(request.body);
+                in.content_type = std::string(request.Header("Content-Type"));
+                in.content_encoding = std::string(request.Header("Content-Encoding"));
+                in.client_ip = ClientIp(request);
+                in.user_agent = std::string(request.Header("User-Agent"));
+                ctx->ingestor->Ingest(std::move(in), [respond](Result<ingest::IngestResult> r) {
+                  if (!r.ok()) {
+                    respond(ErrorResponse(r.status()));
+                  } else {
+                    respond(JsonResponse(IngestResultJson(*r)));
+                  }
+                });
+              }});
+
+  router.Add({"GET", "/v1/streams", "basin:ListStreams", "arn:basin:stream:::*",
+              [ctx](HttpRequest&, Responder respond) {
+                std::string body = "{\"streams\":[";
+                bool first = true;
+                for (const auto& info : ctx->log->ListStreams()) {
+                  if (!first) body += ",";
+                  first = false;
+                  body += StreamInfoJson(info);
+                }
+                body += "]}";
+                respond(JsonResponse(std::move(body)));
+              }});
+
+  router.Add({"GET", "/v1/streams/{stream}", "basin:DescribeStream",
+              "arn:basin:stream:::{stream}", [ctx](HttpRequest& request, Responder respond) {
+                auto info = ctx->log->DescribeStream(request.path_params["stream"]);
+                if (!info.ok()) return respond(ErrorResponse(info.status()));
+                respond(JsonResponse(StreamInfoJson(*info)));
+              }});
+
+  router.Add({"POST", "/v1/query", "basin:Query", "arn:basin:table:::*",
+              [ctx, work](HttpRequest& request, Responder respond) {
+                auto parsed = ParseQueryBody(request.body);
+                if (!parsed.ok()) return respond(ErrorResponse(parsed.status()));
+                const bool csv = request.QueryParam("format") == "csv" ||
+                                 request.Header("Accept").find("text/csv") != std::string_view::npos;
+                work->Post([ctx, csv, parsed = std::move(parsed).value(), respond] {
+                  auto result = ctx->query_engine->Execute(parsed.first, parsed.second);
+                  if (!result.ok()) return respond(ErrorResponse(result.status()));
+                  HttpResponse r;
+                  if (csv) {
+                    r.content_type = "text/csv; charset=utf-8";
+                    r.body = query::FormatCsv(*result);
+                  } else {
+                    r.body = query::FormatJson(*result);
+                  }
+                  respond(std::move(r));
+                });
+              }});
+
+  router.Add({"GET", "/v1/tables", "basin:ListTables", "arn:basin:table:::*",
+              [ctx](HttpRequest&, Responder respond) {
+                JsonWriter w;
+                w.BeginObject().Key("tables").BeginArray();
+                for (const auto& t : ctx->catalog->ListTables()) {
+                  w.BeginObject().Key("name").String(t.ref.Qualified());
+                  w.Key("location").String(t.location);
+                  w.Key("snapshot").Int(t.current_snapshot_id);
+                  WriteSchema(w, t.schema);
+                  w.EndObject();
+                }
+                w.EndArray().EndObject();
+                respond(JsonResponse(w.Take()));
+              }});
+
+  router.Add({"GET", "/v1/tables/{table}", "basin:DescribeTable", "arn:basin:table:::{table}",
+              [ctx](HttpRequest& request, Responder respond) {
+                auto ref = catalog::TableRef::Parse(request.path_params["table"]);
+                if (!ref.ok()) return respond(ErrorResponse(ref.status()));
+                auto snapshot = ctx->catalog->CurrentSnapshot(*ref);
+                if (!snapshot.ok()) return respond(ErrorResponse(snapshot.status()));
+                int64_t rows = 0, bytes = 0;
+                for (const auto& f : snapshot->files) {
+                  rows += f.row_count;
+                  bytes += f.size_bytes;
+                }
+                JsonWriter w;
+                w.BeginObject().Key("name").String(ref->Qualified());
+                w.Key("snapshot").Int(snapshot->id);
+                w.Key("files").Uint(snapshot->files.size());
+                w.Key("rows").Int(rows);
+                w.Key("size_bytes").Int(bytes);
+                WriteSchema(w, snapshot->schema);
+                w.EndObject();
+                respond(JsonResponse(w.Take()));
+              }});
+
+  router.Add({"POST", "/v1/admin/flush", "basin:Flush", "arn:basin:stream:::*",
+              [ctx, work](HttpRequest&, Responder respond) {
+                work->Post([ctx, respond] {
+                  JsonWriter w;
+                  w.BeginObject().Key("flushed").BeginObject();
+                  for (const auto& [stream, loader] : ctx->loaders) {
+                    Status s = loader->Flush(ctx->flush_timeout_ms);
+                    if (!s.ok()) return respond(ErrorResponse(s));
+                    w.Key(stream).BeginObject().Key("committed_offset")
+                        .Uint(loader->stats().committed_offset).EndObject();
+                  }
+                  w.EndObject().EndObject();
+                  respond(JsonResponse(w.Take()));
+                });
+              }});
+}
+
+}  // namespace basin::api

@@ -1,0 +1,148 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+
+namespace basin::catalog {
+
+// A column: a name and a DuckDB type as SQL text ("VARCHAR", "TIMESTAMP", "DECIMAL(18,2)",
+// "JSON", "INTEGER", "DATE", "BIGINT", "DOUBLE", "BOOLEAN").
+struct Column {
+  std::string name;
+  std::string type;
+  friend bool operator==(const Column&, const Column&) = default;
+};
+
+// A version of a table's schema. `columns` are stored in the data files; `partition_columns`
+// come from Hive-style folder names (dt=2026-11-27/hour=04) and are not in the files.
+struct TableSchema {
+  int32_t version = 0;  // assigned by the catalog: 1, 2, ...
+  std::vector<Column> columns;
+  std::vector<Column> partition_columns;
+};
+
+// "raw.clickstream": a zone (raw, processed, curated, quarantine) and a table name.
+struct TableRef {
+  std::string zone;
+  std::string name;
+  std::string Qualified() const { return zone + "." + name; }
+  // InvalidArgument unless "<zone>.<name>" with a known zone and a name of [a-z0-9_], 1-128.
+  static Result<TableRef> Parse(std::string_view qualified);
+  friend bool operator==(const TableRef&, const TableRef&) = default;
+};
+
+struct TableInfo {
+  int64_t id = 0;
+  TableRef ref;
+  TableSchema schema;    // the current version
+  std::string location;  // folder relative to the lake root, e.g. "raw/clickstream"
+  int64_t created_time_us = 0;
+  int64_t current_snapshot_id = 0;  // 0 until the first commit
+};
+
+// A Parquet file that belongs to a table.
+struct DataFile {
+  int64_t id = 0;         // assigned by the catalog at commit
+  std::string path;       // relative to the lake root
+  std::string partition;  // "dt=2026-11-27/hour=04", or "" for an unpartitioned table
+  int64_t row_count = 0;
+  int64_t size_bytes = 0;
+  int64_t min_time_us = 0;  // range of the table's time column in the file (0 if none)
+  int64_t max_time_us = 0;
+  int64_t added_snapshot_id = 0;  // assigned by the catalog at commit
+};
+
+// The state of a table at one snapshot: the files a reader must read, and the schema.
+struct Snapshot {
+  int64_t id = 0;  // 0: the table has no commit yet (and no files)
+  int64_t table_id = 0;
+  int64_t created_time_us = 0;
+  std::string operation;  // "append", "compact"
+  TableSchema schema;
+  std::vector<DataFile> files;
+};
+
+// Moves a consumer's position in a log stream, checked against where the catalog has it.
+struct OffsetAdvance {
+  std::string stream;
+  std::string consumer;
+  uint64_t from = 0;  // must equal the committed offset, or the commit fails with Conflict
+  uint64_t to = 0;
+};
+
+// The control plane in SQLite (WAL mode): zones, tables and their schema versions, snapshots and
+// their file lists, stream consumer offsets. Every commit is one SQLite transaction, so files and
+// the log offsets they cover become visible together or not at all.
+//
+// Schema of the database: docs/formats/catalog.md. Thread-safe (one connection behind a mutex;
+// SQLite serialises writers anyway). Several processes may open the same database: `basin sql`
+// reads while `basin serve` writes.
+// Files to add to one table, as part of a multi-table commit.
+struct TableAppend {
+  int64_t table_id = 0;
+  std::vector<DataFile> files;
+};
+
+class Catalog {
+ public:
+  static Result<std::unique_ptr<Catalog>> Open(const std::string& db_path,
+                                               Clock* clock = &SystemClock::Instance());
+  ~Catalog();
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
+
+  // AlreadyExists if the table exists. The schema becomes version 1.
+  Result<TableInfo> CreateTable(const TableRef& ref, const TableSchema& schema,
+                                const std::string& location);
+  // Creates the table if it is missing; returns it as it is if it exists.
+  Result<TableInfo> EnsureTable(const TableRef& ref, const TableSchema& schema,
+                                const std::string& location);
+  Result<TableInfo> GetTable(const TableRef& ref) const;  // TableNotFound
+  std::vector<TableInfo> ListTables() const;
+
+  // Records a new schema version (new columns, widened types); later snapshots use it.
+  Result<TableInfo> EvolveSchema(int64_t table_id, const TableSchema& schema);
+
+  // The table's files and schema now. A reader that keeps this object sees one consistent
+  // state however many commits follow (file deletion is deferred, see ExpiredFiles).
+  Result<Snapshot> CurrentSnapshot(const TableRef& ref) const;
+
+  // Adds files to the table and, if given, advances a stream consumer's offset, in one
+  // transaction. Returns the new snapshot id. Conflict if `offset->from` does not match.
+  Result<int64_t> CommitAppend(int64_t table_id, std::vector<DataFile> files,
+                               const std::optional<OffsetAdvance>& offset);
+  // CommitAppend over several tables in one transaction (a loader's table and its quarantine):
+  // all the files and the offset advance become visible together, or nothing does. Returns the
+  // new snapshot id of the first table. Tables with no files get no new snapshot.
+  Result<int64_t> CommitAppends(std::vector<TableAppend> appends,
+                                const std::optional<OffsetAdvance>& offset);
+  // Replaces live files by new ones atomically (compaction). Conflict if any of
+  // `removed_file_ids` is no longer live in the table. Returns the new snapshot id.
+  Result<int64_t> CommitReplace(int64_t table_id, const std::vector<int64_t>& removed_file_ids,
+                                std::vector<DataFile> added);
+
+  // The committed offset of a consumer in a stream; 0 if it never committed.
+  Result<uint64_t> GetStreamOffset(const std::string& stream, const std::string& consumer) const;
+
+  // Files that a commit removed before `removed_before_us`: no reader started after that can
+  // need them, so they may be deleted from disk, then forgotten with ForgetFiles.
+  Result<std::vector<DataFile>> ExpiredFiles(int64_t removed_before_us) const;
+  Status ForgetFiles(const std::vector<int64_t>& file_ids);
+
+  // Every path the catalog still knows for a table (live, or removed but not yet forgotten).
+  // A file in the table's folder that is not here is an orphan of an interrupted write.
+  Result<std::vector<std::string>> KnownPaths(int64_t table_id) const;
+
+ private:
+  struct Impl;
+  explicit Catalog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace basin::catalog
