@@ -33,7 +33,9 @@ class ParquetFileWriter {
   Status EndRow();
 
   // Writes the buffered rows (optionally only those matching `where`, ordered by `order_by`,
-  // both SQL over the columns; empty = all, in insertion order) to `path` and clears the buffer.
+  // both SQL over the columns; empty = all, in insertion order) to `path` and takes them out of
+  // the buffer: rows `where` leaves out stay for a later Write or Clear. On failure the buffer is
+  // unchanged.
   Result<WrittenFile> Write(const std::string& path, std::string_view where = {},
                             std::string_view order_by = {});
   // Clears the buffer without writing.

@@ -1,0 +1,1245 @@
+#include "catalog/catalog.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "base/file_util.h"
+#include "base/json_writer.h"
+#include "base/logging.h"
+
+namespace basin::catalog {
+namespace {
+
+constexpr std::string_view kZones[] = {"raw", "processed", "curated", "quarantine"};
+constexpr size_t kMaxTableNameLength = 128;
+constexpr size_t kMaxColumnNameLength = 255;
+constexpr size_t kMaxTypeLength = 1024;
+constexpr size_t kMaxTypeDepth = 16;
+constexpr size_t kMaxPathLength = 1024;
+// Long enough to ride out another process's commit (a few fsyncs), short enough that a wedged
+// writer surfaces as Unavailable instead of hanging a request.
+constexpr int kBusyTimeoutMs = 10'000;
+
+// Migration N (1-based) brings the database from version N-1 to N. Append only: a released
+// migration never changes, so databases of every age upgrade the same way.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE zones (
+  name TEXT PRIMARY KEY
+) WITHOUT ROWID;
+INSERT INTO zones (name) VALUES ('raw'), ('processed'), ('curated'), ('quarantine');
+
+CREATE TABLE tables (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  zone TEXT NOT NULL REFERENCES zones (name),
+  name TEXT NOT NULL,
+  location TEXT NOT NULL,
+  created_time_us INTEGER NOT NULL,
+  schema_version INTEGER NOT NULL,
+  current_snapshot_id INTEGER REFERENCES snapshots (id),
+  UNIQUE (zone, name)
+);
+
+CREATE TABLE schema_versions (
+  table_id INTEGER NOT NULL REFERENCES tables (id),
+  version INTEGER NOT NULL,
+  columns TEXT NOT NULL,
+  partition_columns TEXT NOT NULL,
+  created_time_us INTEGER NOT NULL,
+  PRIMARY KEY (table_id, version)
+) WITHOUT ROWID;
+
+CREATE TABLE snapshots (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  table_id INTEGER NOT NULL REFERENCES tables (id),
+  parent_id INTEGER REFERENCES snapshots (id),
+  created_time_us INTEGER NOT NULL,
+  operation TEXT NOT NULL CHECK (operation IN ('append', 'compact')),
+  schema_version INTEGER NOT NULL,
+  FOREIGN KEY (table_id, schema_version) REFERENCES schema_versions (table_id, version)
+);
+CREATE INDEX snapshots_by_table ON snapshots (table_id, id);
+
+CREATE TABLE data_files (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  table_id INTEGER NOT NULL REFERENCES tables (id),
+  path TEXT NOT NULL UNIQUE,
+  partition_path TEXT NOT NULL,
+  row_count INTEGER NOT NULL CHECK (row_count >= 0),
+  size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
+  min_time_us INTEGER NOT NULL,
+  max_time_us INTEGER NOT NULL,
+  added_snapshot_id INTEGER NOT NULL REFERENCES snapshots (id),
+  removed_snapshot_id INTEGER REFERENCES snapshots (id),
+  removed_time_us INTEGER,
+  CHECK ((removed_snapshot_id IS NULL) = (removed_time_us IS NULL))
+);
+CREATE INDEX data_files_by_table ON data_files (table_id, added_snapshot_id);
+CREATE INDEX data_files_removed ON data_files (removed_time_us) WHERE removed_time_us IS NOT NULL;
+
+CREATE TABLE stream_offsets (
+  stream TEXT NOT NULL,
+  consumer TEXT NOT NULL,
+  committed_offset INTEGER NOT NULL,
+  updated_time_us INTEGER NOT NULL,
+  PRIMARY KEY (stream, consumer)
+) WITHOUT ROWID;
+)sql",
+};
+constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
+
+// ---- Validation --------------------------------------------------------------------------------
+
+bool IsKnownZone(std::string_view zone) {
+  return std::find(std::begin(kZones), std::end(kZones), zone) != std::end(kZones);
+}
+
+bool IsValidTableName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxTableNameLength) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+Status ValidateRef(const TableRef& ref) {
+  if (!IsKnownZone(ref.zone)) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "unknown zone '" + ref.zone + "' (raw, processed, curated, quarantine)");
+  }
+  if (!IsValidTableName(ref.name)) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "invalid table name '" + ref.name + "': use 1-128 of [a-z0-9_]");
+  }
+  return Status::Ok();
+}
+
+// A recursive-descent check of a DuckDB type written as SQL text. The query layer pastes these
+// types into view definitions (CAST(x AS <type>)), so the grammar admits only words, numbers,
+// balanced parentheses, commas and array brackets: nothing that can close the CAST or start a
+// new clause. Quoted names (and so ENUM literals) are not supported.
+//   type  := words ['(' arg (',' arg)* ')'] ('[' digits? ']')*
+//   words := word (' ' word)*        arg := digits | type   (a STRUCT field is "name type")
+class TypeGrammar {
+ public:
+  explicit TypeGrammar(std::string_view s) : s_(s) {}
+  bool Valid() {
+    if (s_.empty() || s_.size() > kMaxTypeLength) return false;
+    SkipSpaces();
+    if (!Type(0)) return false;
+    SkipSpaces();
+    return i_ == s_.size();
+  }
+
+ private:
+  static bool IsWordStart(char c) {
+    return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+  }
+  static bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+  bool AtEnd() const { return i_ >= s_.size(); }
+  void SkipSpaces() {
+    while (!AtEnd() && s_[i_] == ' ') ++i_;
+  }
+  bool Word() {
+    if (AtEnd() || !IsWordStart(s_[i_])) return false;
+    while (!AtEnd() && IsWordChar(s_[i_])) ++i_;
+    return true;
+  }
+  bool Digits() {
+    size_t start = i_;
+    while (!AtEnd() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
+    return i_ > start;
+  }
+  bool Type(size_t depth) {
+    if (depth > kMaxTypeDepth || !Word()) return false;
+    for (;;) {
+      size_t save = i_;
+      SkipSpaces();
+      if (AtEnd() || !IsWordStart(s_[i_])) {
+        i_ = save;
+        break;
+      }
+      Word();
+    }
+    SkipSpaces();
+    if (!AtEnd() && s_[i_] == '(') {
+      ++i_;
+      for (;;) {
+        SkipSpaces();
+        if (!Digits() && !Type(depth + 1)) return false;
+        SkipSpaces();
+        if (AtEnd() || s_[i_] != ',') break;
+        ++i_;
+      }
+      if (AtEnd() || s_[i_] != ')') return false;
+      ++i_;
+    }
+    for (;;) {
+      SkipSpaces();
+      if (AtEnd() || s_[i_] != '[') break;
+      ++i_;
+      Digits();
+      if (AtEnd() || s_[i_] != ']') return false;
+      ++i_;
+    }
+    return true;
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+Status ValidateSchema(const TableSchema& schema) {
+  if (schema.columns.empty()) {
+    return Error(ErrorCode::kInvalidArgument, "a table needs at least one column");
+  }
+  std::set<std::string> seen;  // DuckDB resolves names case-insensitively
+  for (const auto* list : {&schema.columns, &schema.partition_columns}) {
+    for (const Column& c : *list) {
+      if (c.name.empty() || c.name.size() > kMaxColumnNameLength) {
+        return Error(ErrorCode::kInvalidArgument,
+                     "column name '" + c.name + "' must be 1-255 bytes");
+      }
+      if (std::any_of(c.name.begin(), c.name.end(),
+                      [](char ch) { return static_cast<unsigned char>(ch) < 0x20; })) {
+        return Error(ErrorCode::kInvalidArgument, "column name has a control character");
+      }
+      if (!seen.insert(Lower(c.name)).second) {
+        return Error(ErrorCode::kInvalidArgument, "duplicate column '" + c.name + "'");
+      }
+      if (!TypeGrammar(c.type).Valid()) {
+        return Error(ErrorCode::kInvalidArgument,
+                     "column '" + c.name + "' has an invalid type '" + c.type + "'");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// A path relative to the lake root, in plain components: no absolute paths, no "." or "..", no
+// backslashes, no glob characters (DuckDB's read_parquet treats each path as a pattern).
+Status ValidateRelativePath(std::string_view path, std::string_view what) {
+  auto bad = [&](std::string_view why) {
+    return Error(ErrorCode::kInvalidArgument,
+                 std::string(what) + " '" + std::string(path) + "' " + std::string(why));
+  };
+  if (path.empty() || path.size() > kMaxPathLength) return bad("must be 1-1024 bytes");
+  if (path.front() == '/') return bad("must be relative to the lake root");
+  for (char c : path) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == '\\' || c == '*' || c == '?' || c == '[' ||
+        c == ']' || c == '{' || c == '}' || c == '\'') {
+      return bad("has a character that is not allowed in lake paths");
+    }
+  }
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view part = path.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return bad("has an empty, '.' or '..' part");
+    start = end + 1;
+  }
+  return Status::Ok();
+}
+
+// "dt=2026-11-27/hour=04" must name exactly the table's partition columns, in order, each with
+// a value: the query layer declares their types to read_parquet, which fails on a missing key.
+Status ValidatePartition(const DataFile& file, const TableSchema& schema) {
+  std::vector<std::string_view> parts;
+  std::string_view rest = file.partition;
+  while (!rest.empty()) {
+    size_t slash = rest.find('/');
+    parts.push_back(rest.substr(0, slash));
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  }
+  bool ok = parts.size() == schema.partition_columns.size();
+  for (size_t k = 0; ok && k < parts.size(); ++k) {
+    size_t eq = parts[k].find('=');
+    ok = eq != std::string_view::npos && eq + 1 < parts[k].size() &&
+         Lower(parts[k].substr(0, eq)) == Lower(schema.partition_columns[k].name);
+  }
+  if (!ok) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "file '" + file.path + "' has partition '" + file.partition +
+                     "', which does not name the table's partition columns in order");
+  }
+  return Status::Ok();
+}
+
+Status ValidateFiles(const std::vector<DataFile>& files, const TableInfo& table) {
+  std::set<std::string_view> paths;
+  for (const DataFile& f : files) {
+    BASIN_RETURN_IF_ERROR(ValidateRelativePath(f.path, "file path"));
+    std::string prefix = table.location + "/";
+    if (!f.partition.empty()) prefix += f.partition + "/";
+    if (f.path.size() <= prefix.size() || f.path.compare(0, prefix.size(), prefix) != 0) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "file '" + f.path + "' is not under '" + prefix + "'");
+    }
+    BASIN_RETURN_IF_ERROR(ValidatePartition(f, table.schema));
+    if (f.row_count < 0 || f.size_bytes < 0 || f.min_time_us > f.max_time_us) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "file '" + f.path + "' has negative counts or min_time_us > max_time_us");
+    }
+    if (!paths.insert(f.path).second) {
+      return Error(ErrorCode::kInvalidArgument, "file '" + f.path + "' is listed twice");
+    }
+  }
+  return Status::Ok();
+}
+
+// ---- Schema evolution rules --------------------------------------------------------------------
+
+// Upper case, single spaces, no spaces around punctuation, common aliases resolved.
+std::string NormalizeType(std::string_view type) {
+  std::string out;
+  for (char c : type) {
+    char u = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (u == ' ') {
+      if (!out.empty() && out.back() != ' ' && out.back() != '(' && out.back() != ',') {
+        out.push_back(' ');
+      }
+      continue;
+    }
+    if ((u == '(' || u == ')' || u == ',' || u == '[' || u == ']') && !out.empty() &&
+        out.back() == ' ') {
+      out.pop_back();
+    }
+    out.push_back(u);
+  }
+  if (!out.empty() && out.back() == ' ') out.pop_back();
+  static const std::pair<std::string_view, std::string_view> kAliases[] = {
+      {"INT1", "TINYINT"},
+      {"INT2", "SMALLINT"},
+      {"SHORT", "SMALLINT"},
+      {"INT", "INTEGER"},
+      {"INT4", "INTEGER"},
+      {"SIGNED", "INTEGER"},
+      {"INT8", "BIGINT"},
+      {"LONG", "BIGINT"},
+      {"INT128", "HUGEINT"},
+      {"FLOAT4", "FLOAT"},
+      {"REAL", "FLOAT"},
+      {"FLOAT8", "DOUBLE"},
+      {"DOUBLE PRECISION", "DOUBLE"},
+      {"STRING", "VARCHAR"},
+      {"TEXT", "VARCHAR"},
+      {"BOOL", "BOOLEAN"},
+      {"LOGICAL", "BOOLEAN"},
+      {"NUMERIC", "DECIMAL"},
+      {"DATETIME", "TIMESTAMP"}};
+  for (const auto& [alias, name] : kAliases) {
+    if (out == alias) return std::string(name);
+  }
+  if (out.rfind("NUMERIC(", 0) == 0) out = "DECIMAL" + out.substr(7);
+  if (out == "DECIMAL") out = "DECIMAL(18,3)";
+  return out;
+}
+
+// Digits before the decimal point a type needs, for integer and DECIMAL types; -1 otherwise.
+int IntegerDigits(const std::string& t, int* scale) {
+  *scale = 0;
+  static const std::pair<std::string_view, int> kDigits[] = {
+      {"TINYINT", 3},  {"SMALLINT", 5},  {"INTEGER", 10},  {"BIGINT", 19},  {"HUGEINT", 39},
+      {"UTINYINT", 3}, {"USMALLINT", 5}, {"UINTEGER", 10}, {"UBIGINT", 20}, {"UHUGEINT", 39}};
+  for (const auto& [name, digits] : kDigits) {
+    if (t == name) return digits;
+  }
+  int width = 0;
+  if (std::sscanf(t.c_str(), "DECIMAL(%d,%d)", &width, scale) == 2 && width >= *scale) {
+    return width - *scale;
+  }
+  return -1;
+}
+
+int IntegerRank(const std::string& t, bool* is_unsigned) {
+  static const std::string_view kSigned[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"};
+  static const std::string_view kUnsigned[] = {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+                                               "UHUGEINT"};
+  for (int i = 0; i < 5; ++i) {
+    if (t == kSigned[i]) {
+      *is_unsigned = false;
+      return i;
+    }
+    if (t == kUnsigned[i]) {
+      *is_unsigned = true;
+      return i;
+    }
+  }
+  return -1;
+}
+
+// Whether every value of type `from` is a value of type `to`, so that files written with the old
+// type still read under the new one.
+bool CanWiden(std::string_view from_text, std::string_view to_text) {
+  const std::string from = NormalizeType(from_text);
+  const std::string to = NormalizeType(to_text);
+  if (from == to || to == "VARCHAR") return true;
+  bool from_unsigned = false, to_unsigned = false;
+  int from_rank = IntegerRank(from, &from_unsigned);
+  int to_rank = IntegerRank(to, &to_unsigned);
+  if (from_rank >= 0 && to_rank >= 0) {
+    if (from_unsigned == to_unsigned) return to_rank > from_rank;
+    return from_unsigned && !to_unsigned && to_rank > from_rank;  // UINTEGER -> BIGINT
+  }
+  int from_scale = 0, to_scale = 0;
+  int from_digits = IntegerDigits(from, &from_scale);
+  int to_digits = IntegerDigits(to, &to_scale);
+  if (from_digits >= 0 && to_digits >= 0 && to.rfind("DECIMAL", 0) == 0) {
+    return to_digits >= from_digits && to_scale >= from_scale;
+  }
+  if (to == "DOUBLE" && (from == "FLOAT" || from_digits >= 0)) return true;
+  if (from == "DATE" && (to == "TIMESTAMP" || to == "TIMESTAMP WITH TIME ZONE")) return true;
+  return false;
+}
+
+Status CheckEvolution(const TableSchema& from, const TableSchema& to) {
+  if (from.partition_columns != to.partition_columns) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "partition columns cannot change: they are the folder layout of the files");
+  }
+  for (const Column& old_column : from.columns) {
+    auto it = std::find_if(to.columns.begin(), to.columns.end(), [&](const Column& c) {
+      return Lower(c.name) == Lower(old_column.name);
+    });
+    if (it == to.columns.end()) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "column '" + old_column.name + "' cannot be dropped: schemas only grow");
+    }
+    if (!CanWiden(old_column.type, it->type)) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "column '" + old_column.name + "' cannot change from " + old_column.type +
+                       " to " + it->type + ": only widening is allowed");
+    }
+  }
+  return Status::Ok();
+}
+
+// ---- Column lists as JSON ----------------------------------------------------------------------
+
+std::string ColumnsToJson(const std::vector<Column>& columns) {
+  JsonWriter w;
+  w.BeginArray();
+  for (const Column& c : columns) {
+    w.BeginObject().Key("name").String(c.name).Key("type").String(c.type).EndObject();
+  }
+  w.EndArray();
+  return w.Take();
+}
+
+// Reads back exactly what ColumnsToJson writes: [{"name":"..","type":".."},..]. Small on
+// purpose: the only JSON the catalog stores is this shape.
+class ColumnsJsonReader {
+ public:
+  explicit ColumnsJsonReader(std::string_view s) : s_(s) {}
+
+  bool Read(std::vector<Column>* out) {
+    SkipSpace();
+    if (!Consume('[')) return false;
+    SkipSpace();
+    if (Consume(']')) return AtEndAfterSpace();
+    do {
+      Column c;
+      if (!Object(&c)) return false;
+      out->push_back(std::move(c));
+      SkipSpace();
+    } while (Consume(','));
+    return Consume(']') && AtEndAfterSpace();
+  }
+
+ private:
+  void SkipSpace() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r'))
+      ++i_;
+  }
+  bool Consume(char c) {
+    SkipSpace();
+    if (i_ < s_.size() && s_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  bool AtEndAfterSpace() {
+    SkipSpace();
+    return i_ == s_.size();
+  }
+  bool Object(Column* c) {
+    if (!Consume('{')) return false;
+    do {
+      std::string key, value;
+      if (!String(&key) || !Consume(':') || !String(&value)) return false;
+      if (key == "name")
+        c->name = std::move(value);
+      else if (key == "type")
+        c->type = std::move(value);
+      SkipSpace();
+    } while (Consume(','));
+    return Consume('}');
+  }
+  static void AppendUtf8(std::string* out, uint32_t cp) {
+    if (cp < 0x80) {
+      out->push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+  bool Hex4(uint32_t* v) {
+    if (i_ + 4 > s_.size()) return false;
+    *v = 0;
+    for (int k = 0; k < 4; ++k) {
+      char h = s_[i_++];
+      *v <<= 4;
+      if (h >= '0' && h <= '9')
+        *v |= static_cast<uint32_t>(h - '0');
+      else if (h >= 'a' && h <= 'f')
+        *v |= static_cast<uint32_t>(h - 'a' + 10);
+      else if (h >= 'A' && h <= 'F')
+        *v |= static_cast<uint32_t>(h - 'A' + 10);
+      else
+        return false;
+    }
+    return true;
+  }
+  bool String(std::string* out) {
+    if (!Consume('"')) return false;
+    while (i_ < s_.size()) {
+      char c = s_[i_++];
+      if (c == '"') return true;
+      if (c != '\\') {
+        out->push_back(c);
+        continue;
+      }
+      if (i_ >= s_.size()) return false;
+      char e = s_[i_++];
+      switch (e) {
+        case '"':
+        case '\\':
+        case '/': out->push_back(e); break;
+        case 'b': out->push_back('\b'); break;
+        case 'f': out->push_back('\f'); break;
+        case 'n': out->push_back('\n'); break;
+        case 'r': out->push_back('\r'); break;
+        case 't': out->push_back('\t'); break;
+        case 'u': {
+          uint32_t cp = 0;
+          if (!Hex4(&cp)) return false;
+          if (cp >= 0xD800 && cp <= 0xDBFF && i_ + 1 < s_.size() && s_[i_] == '\\' &&
+              s_[i_ + 1] == 'u') {
+            i_ += 2;
+            uint32_t low = 0;
+            if (!Hex4(&low) || low < 0xDC00 || low > 0xDFFF) return false;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+          }
+          AppendUtf8(out, cp);
+          break;
+        }
+        default: return false;
+      }
+    }
+    return false;
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+// ---- SQLite plumbing ---------------------------------------------------------------------------
+
+Status SqliteStatus(int rc, sqlite3* db, std::string_view what) {
+  std::string message(what);
+  message += ": ";
+  message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  switch (rc & 0xFF) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return Error(ErrorCode::kUnavailable, std::move(message));
+    case SQLITE_FULL: return Error(ErrorCode::kDiskFull, std::move(message));
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM: return Error(ErrorCode::kIoError, std::move(message));
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return Error(ErrorCode::kCorruption, std::move(message));
+    case SQLITE_CONSTRAINT: return Error(ErrorCode::kConflict, std::move(message));
+    default: return Error(ErrorCode::kInternal, std::move(message));
+  }
+}
+
+// One use of a cached prepared statement; resets it when done so the cache can hand it out again.
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Statement() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& Bind(int index, int64_t value) {
+    Check(sqlite3_bind_int64(stmt_, index, value));
+    return *this;
+  }
+  Statement& Bind(int index, std::string_view value) {
+    Check(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
+                            SQLITE_TRANSIENT));
+    return *this;
+  }
+  Statement& BindNull(int index) {
+    Check(sqlite3_bind_null(stmt_, index));
+    return *this;
+  }
+
+  // True with a row, false when done.
+  Result<bool> Step() {
+    if (!bind_status_.ok()) return bind_status_;
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return SqliteStatus(rc, db_, "catalog statement");
+  }
+  // Runs a statement that returns no rows.
+  Status Run() {
+    Result<bool> r = Step();
+    if (!r.ok()) return r.status();
+    return Status::Ok();
+  }
+
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::string Text(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p == nullptr ? std::string() : std::string(p, sqlite3_column_bytes(stmt_, col));
+  }
+
+ private:
+  void Check(int rc) {
+    if (rc != SQLITE_OK && bind_status_.ok()) bind_status_ = SqliteStatus(rc, db_, "bind");
+  }
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  Status bind_status_;
+};
+
+constexpr const char* kSelectTableColumns =
+    "SELECT t.id, t.zone, t.name, t.location, t.created_time_us, t.schema_version, "
+    "COALESCE(t.current_snapshot_id, 0), s.columns, s.partition_columns "
+    "FROM tables t JOIN schema_versions s ON s.table_id = t.id AND s.version = t.schema_version ";
+const std::string kSelectTableByRef =
+    std::string(kSelectTableColumns) + "WHERE t.zone = ?1 AND t.name = ?2";
+const std::string kSelectTableById = std::string(kSelectTableColumns) + "WHERE t.id = ?1";
+const std::string kSelectAllTables = std::string(kSelectTableColumns) + "ORDER BY t.zone, t.name";
+
+constexpr const char* kSelectFileColumns =
+    "SELECT id, path, partition_path, row_count, size_bytes, min_time_us, max_time_us, "
+    "added_snapshot_id FROM data_files ";
+
+Status CheckOffsetDirection(const std::optional<OffsetAdvance>& offset) {
+  if (offset && offset->to < offset->from) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "offset of " + offset->stream + "/" + offset->consumer + " cannot move back");
+  }
+  return Status::Ok();
+}
+
+DataFile FileFromRow(const Statement& s) {
+  DataFile f;
+  f.id = s.Int(0);
+  f.path = s.Text(1);
+  f.partition = s.Text(2);
+  f.row_count = s.Int(3);
+  f.size_bytes = s.Int(4);
+  f.min_time_us = s.Int(5);
+  f.max_time_us = s.Int(6);
+  f.added_snapshot_id = s.Int(7);
+  return f;
+}
+
+}  // namespace
+
+// ---- TableRef ----------------------------------------------------------------------------------
+
+Result<TableRef> TableRef::Parse(std::string_view qualified) {
+  size_t dot = qualified.find('.');
+  if (dot == std::string_view::npos) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "table '" + std::string(qualified) + "' must be written <zone>.<name>");
+  }
+  TableRef ref{std::string(qualified.substr(0, dot)), std::string(qualified.substr(dot + 1))};
+  BASIN_RETURN_IF_ERROR(ValidateRef(ref));
+  return ref;
+}
+
+// ---- Catalog -----------------------------------------------------------------------------------
+
+struct Catalog::Impl {
+  sqlite3* db = nullptr;
+  Clock* clock = nullptr;
+  std::string path;
+  // One connection: every method holds this for its whole transaction.
+  mutable std::mutex mu;
+  // Prepared statements by SQL text, kept for the life of the connection.
+  mutable std::unordered_map<std::string, sqlite3_stmt*> cache;
+
+  ~Impl() {
+    for (auto& [sql, stmt] : cache) sqlite3_finalize(stmt);
+    if (db != nullptr) sqlite3_close(db);
+  }
+
+  Result<std::unique_ptr<Statement>> Prepare(const std::string& sql) const {
+    auto it = cache.find(sql);
+    if (it == cache.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      int rc = sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size()),
+                                  SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      if (rc != SQLITE_OK) {
+        Status s = SqliteStatus(rc, db, "prepare");
+        sqlite3_finalize(stmt);
+        return s;
+      }
+      it = cache.emplace(sql, stmt).first;
+    }
+    return std::make_unique<Statement>(db, it->second);
+  }
+
+  Status Exec(const char* sql) const {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+      std::string message = err != nullptr ? err : sqlite3_errstr(rc);
+      sqlite3_free(err);
+      Status s = SqliteStatus(rc, nullptr, "catalog");
+      return Error(s.code(), "catalog: " + message);
+    }
+    return Status::Ok();
+  }
+
+  // Runs `body` in one transaction: committed if it returns Ok, rolled back otherwise. Writers
+  // take the write lock up front (BEGIN IMMEDIATE) so that two processes never both read and
+  // then fail to upgrade; readers get one consistent WAL snapshot for all their SELECTs.
+  Status InTransaction(bool write, const std::function<Status()>& body) const {
+    BASIN_RETURN_IF_ERROR(Exec(write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED"));
+    Status s = body();
+    if (s.ok()) {
+      s = Exec("COMMIT");
+      if (s.ok()) return s;
+    }
+    Status rollback = Exec("ROLLBACK");
+    if (!rollback.ok()) {
+      BASIN_LOG(Warn, "catalog") << "rollback failed: " << rollback.ToString();
+    }
+    return s;
+  }
+
+  Result<TableInfo> ReadTable(Statement& s) const {
+    TableInfo info;
+    info.id = s.Int(0);
+    info.ref.zone = s.Text(1);
+    info.ref.name = s.Text(2);
+    info.location = s.Text(3);
+    info.created_time_us = s.Int(4);
+    info.schema.version = static_cast<int32_t>(s.Int(5));
+    info.current_snapshot_id = s.Int(6);
+    if (!ColumnsJsonReader(s.Text(7)).Read(&info.schema.columns) ||
+        !ColumnsJsonReader(s.Text(8)).Read(&info.schema.partition_columns)) {
+      return Error(ErrorCode::kCorruption, "schema version " + std::to_string(info.schema.version) +
+                                               " of table " + info.ref.Qualified() +
+                                               " is not a valid column list");
+    }
+    return info;
+  }
+
+  Result<TableInfo> LookUp(const std::string& sql, const std::function<void(Statement&)>& bind,
+                           const std::string& what) const {
+    BASIN_ASSIGN_OR_RETURN(auto stmt, Prepare(sql));
+    bind(*stmt);
+    BASIN_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return Error(ErrorCode::kTableNotFound, "table " + what + " does not exist");
+    return ReadTable(*stmt);
+  }
+  Result<TableInfo> TableByRef(const TableRef& ref) const {
+    return LookUp(
+        kSelectTableByRef, [&](Statement& s) { s.Bind(1, ref.zone).Bind(2, ref.name); },
+        ref.Qualified());
+  }
+  Result<TableInfo> TableById(int64_t id) const {
+    return LookUp(
+        kSelectTableById, [&](Statement& s) { s.Bind(1, id); }, "#" + std::to_string(id));
+  }
+
+  // Inside a write transaction.
+  Result<TableInfo> InsertTable(const TableRef& ref, const TableSchema& schema,
+                                const std::string& location) const {
+    const int64_t now = clock->NowMicros();
+    {
+      BASIN_ASSIGN_OR_RETURN(auto s,
+                             Prepare("INSERT INTO tables (zone, name, location, created_time_us, "
+                                     "schema_version) VALUES (?1, ?2, ?3, ?4, 1)"));
+      s->Bind(1, ref.zone).Bind(2, ref.name).Bind(3, location).Bind(4, now);
+      BASIN_RETURN_IF_ERROR(s->Run());
+    }
+    const int64_t id = sqlite3_last_insert_rowid(db);
+    BASIN_RETURN_IF_ERROR(InsertSchemaVersion(id, 1, schema, now));
+    TableInfo info;
+    info.id = id;
+    info.ref = ref;
+    info.schema = schema;
+    info.schema.version = 1;
+    info.location = location;
+    info.created_time_us = now;
+    return info;
+  }
+
+  Status InsertSchemaVersion(int64_t table_id, int32_t version, const TableSchema& schema,
+                             int64_t now) const {
+    BASIN_ASSIGN_OR_RETURN(
+        auto s, Prepare("INSERT INTO schema_versions (table_id, version, columns, "
+                        "partition_columns, created_time_us) VALUES (?1, ?2, ?3, ?4, ?5)"));
+    s->Bind(1, table_id)
+        .Bind(2, version)
+        .Bind(3, ColumnsToJson(schema.columns))
+        .Bind(4, ColumnsToJson(schema.partition_columns))
+        .Bind(5, now);
+    return s->Run();
+  }
+
+  // Inside a write transaction: a new snapshot of `table` and it becomes the current one.
+  Result<int64_t> InsertSnapshot(const TableInfo& table, std::string_view operation,
+                                 int64_t now) const {
+    {
+      BASIN_ASSIGN_OR_RETURN(auto s,
+                             Prepare("INSERT INTO snapshots (table_id, parent_id, created_time_us, "
+                                     "operation, schema_version) VALUES (?1, ?2, ?3, ?4, ?5)"));
+      s->Bind(1, table.id);
+      if (table.current_snapshot_id == 0)
+        s->BindNull(2);
+      else
+        s->Bind(2, table.current_snapshot_id);
+      s->Bind(3, now).Bind(4, operation).Bind(5, table.schema.version);
+      BASIN_RETURN_IF_ERROR(s->Run());
+    }
+    const int64_t snapshot_id = sqlite3_last_insert_rowid(db);
+    BASIN_ASSIGN_OR_RETURN(auto s,
+                           Prepare("UPDATE tables SET current_snapshot_id = ?1 WHERE id = ?2"));
+    s->Bind(1, snapshot_id).Bind(2, table.id);
+    BASIN_RETURN_IF_ERROR(s->Run());
+    return snapshot_id;
+  }
+
+  // Inside a write transaction: checks that the consumer is where `offset->from` says and moves
+  // it to `offset->to`. Nothing to do without an offset.
+  Status AdvanceOffset(const std::optional<OffsetAdvance>& offset, int64_t now) const {
+    if (!offset) return Status::Ok();
+    uint64_t committed = 0;
+    {
+      BASIN_ASSIGN_OR_RETURN(auto s, Prepare("SELECT committed_offset FROM stream_offsets "
+                                             "WHERE stream = ?1 AND consumer = ?2"));
+      s->Bind(1, offset->stream).Bind(2, offset->consumer);
+      BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (row) committed = static_cast<uint64_t>(s->Int(0));
+    }
+    if (committed != offset->from) {
+      return Error(ErrorCode::kConflict, "consumer " + offset->consumer + " of stream " +
+                                             offset->stream + " is at offset " +
+                                             std::to_string(committed) + ", not " +
+                                             std::to_string(offset->from));
+    }
+    BASIN_ASSIGN_OR_RETURN(
+        auto s, Prepare("INSERT INTO stream_offsets (stream, consumer, committed_offset, "
+                        "updated_time_us) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (stream, consumer) "
+                        "DO UPDATE SET committed_offset = excluded.committed_offset, "
+                        "updated_time_us = excluded.updated_time_us"));
+    s->Bind(1, offset->stream)
+        .Bind(2, offset->consumer)
+        .Bind(3, static_cast<int64_t>(offset->to))
+        .Bind(4, now);
+    return s->Run();
+  }
+
+  Status InsertFiles(int64_t table_id, int64_t snapshot_id,
+                     const std::vector<DataFile>& files) const {
+    for (const DataFile& f : files) {
+      {
+        BASIN_ASSIGN_OR_RETURN(auto s, Prepare("SELECT 1 FROM data_files WHERE path = ?1"));
+        s->Bind(1, f.path);
+        BASIN_ASSIGN_OR_RETURN(bool exists, s->Step());
+        if (exists) {
+          return Error(ErrorCode::kConflict, "file '" + f.path + "' is already in the catalog");
+        }
+      }
+      BASIN_ASSIGN_OR_RETURN(
+          auto s, Prepare("INSERT INTO data_files (table_id, path, partition_path, row_count, "
+                          "size_bytes, min_time_us, max_time_us, added_snapshot_id) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+      s->Bind(1, table_id)
+          .Bind(2, f.path)
+          .Bind(3, f.partition)
+          .Bind(4, f.row_count)
+          .Bind(5, f.size_bytes)
+          .Bind(6, f.min_time_us)
+          .Bind(7, f.max_time_us)
+          .Bind(8, snapshot_id);
+      BASIN_RETURN_IF_ERROR(s->Run());
+    }
+    return Status::Ok();
+  }
+
+  Status Migrate() const {
+    BASIN_RETURN_IF_ERROR(
+        Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+             "version INTEGER PRIMARY KEY, applied_time_us INTEGER NOT NULL)"));
+    return InTransaction(true, [&]() -> Status {
+      int64_t current = 0;
+      {
+        BASIN_ASSIGN_OR_RETURN(auto s,
+                               Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+        BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
+        if (row) current = s->Int(0);
+      }
+      if (current > kLatestVersion) {
+        return Error(ErrorCode::kUnavailable,
+                     "catalog " + path + " has schema version " + std::to_string(current) +
+                         ", newer than this build knows (" + std::to_string(kLatestVersion) + ")");
+      }
+      for (int64_t v = current + 1; v <= kLatestVersion; ++v) {
+        BASIN_RETURN_IF_ERROR(Exec(kMigrations[v - 1]));
+        BASIN_ASSIGN_OR_RETURN(auto s,
+                               Prepare("INSERT INTO schema_migrations (version, applied_time_us) "
+                                       "VALUES (?1, ?2)"));
+        s->Bind(1, v).Bind(2, clock->NowMicros());
+        BASIN_RETURN_IF_ERROR(s->Run());
+      }
+      return Status::Ok();
+    });
+  }
+};
+
+Catalog::Catalog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Catalog::~Catalog() = default;
+
+Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& db_path, Clock* clock) {
+  auto impl = std::make_unique<Impl>();
+  impl->clock = clock;
+  impl->path = db_path;
+  const std::filesystem::path parent = std::filesystem::path(db_path).parent_path();
+  if (!parent.empty()) BASIN_RETURN_IF_ERROR(CreateDirectories(parent.string()));
+
+  int rc =
+      sqlite3_open_v2(db_path.c_str(), &impl->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(rc, impl->db, "open catalog " + db_path);
+  sqlite3_extended_result_codes(impl->db, 1);
+  sqlite3_busy_timeout(impl->db, kBusyTimeoutMs);
+
+  // journal_mode answers with the mode it ended up in: a file system without shared memory
+  // silently stays in rollback mode, which would break concurrent readers.
+  {
+    BASIN_ASSIGN_OR_RETURN(auto s, impl->Prepare("PRAGMA journal_mode = WAL"));
+    BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row || Lower(s->Text(0)) != "wal") {
+      return Error(ErrorCode::kIoError, "catalog " + db_path + " cannot use WAL mode");
+    }
+  }
+  // FULL: a commit acknowledges a load, so it must survive power loss, not just a crash.
+  BASIN_RETURN_IF_ERROR(impl->Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"));
+  BASIN_RETURN_IF_ERROR(impl->Migrate());
+  return std::unique_ptr<Catalog>(new Catalog(std::move(impl)));
+}
+
+Result<TableInfo> Catalog::CreateTable(const TableRef& ref, const TableSchema& schema,
+                                       const std::string& location) {
+  BASIN_RETURN_IF_ERROR(ValidateRef(ref));
+  BASIN_RETURN_IF_ERROR(ValidateSchema(schema));
+  BASIN_RETURN_IF_ERROR(ValidateRelativePath(location, "table location"));
+  std::lock_guard lock(impl_->mu);
+  std::optional<TableInfo> created;
+  BASIN_RETURN_IF_ERROR(impl_->InTransaction(true, [&]() -> Status {
+    Result<TableInfo> existing = impl_->TableByRef(ref);
+    if (existing.ok()) {
+      return Error(ErrorCode::kAlreadyExists, "table " + ref.Qualified() + " already exists");
+    }
+    if (existing.status().code() != ErrorCode::kTableNotFound) return existing.status();
+    BASIN_ASSIGN_OR_RETURN(TableInfo info, impl_->InsertTable(ref, schema, location));
+    created = std::move(info);
+    return Status::Ok();
+  }));
+  return std::move(*created);
+}
+
+Result<TableInfo> Catalog::EnsureTable(const TableRef& ref, const TableSchema& schema,
+                                       const std::string& location) {
+  BASIN_RETURN_IF_ERROR(ValidateRef(ref));
+  BASIN_RETURN_IF_ERROR(ValidateSchema(schema));
+  BASIN_RETURN_IF_ERROR(ValidateRelativePath(location, "table location"));
+  std::lock_guard lock(impl_->mu);
+  std::optional<TableInfo> out;
+  BASIN_RETURN_IF_ERROR(impl_->InTransaction(true, [&]() -> Status {
+    Result<TableInfo> existing = impl_->TableByRef(ref);
+    if (existing.ok()) {
+      out = std::move(existing).value();
+      return Status::Ok();
+    }
+    if (existing.status().code() != ErrorCode::kTableNotFound) return existing.status();
+    BASIN_ASSIGN_OR_RETURN(TableInfo info, impl_->InsertTable(ref, schema, location));
+    out = std::move(info);
+    return Status::Ok();
+  }));
+  return std::move(*out);
+}
+
+Result<TableInfo> Catalog::GetTable(const TableRef& ref) const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->TableByRef(ref);
+}
+
+std::vector<TableInfo> Catalog::ListTables() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<TableInfo> out;
+  Status s = impl_->InTransaction(false, [&]() -> Status {
+    BASIN_ASSIGN_OR_RETURN(auto stmt, impl_->Prepare(kSelectAllTables));
+    for (;;) {
+      BASIN_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      BASIN_ASSIGN_OR_RETURN(TableInfo info, impl_->ReadTable(*stmt));
+      out.push_back(std::move(info));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) {
+    BASIN_LOG(Error, "catalog") << "listing tables failed: " << s.ToString();
+    out.clear();
+  }
+  return out;
+}
+
+Result<TableInfo> Catalog::EvolveSchema(int64_t table_id, const TableSchema& schema) {
+  BASIN_RETURN_IF_ERROR(ValidateSchema(schema));
+  std::lock_guard lock(impl_->mu);
+  std::optional<TableInfo> out;
+  BASIN_RETURN_IF_ERROR(impl_->InTransaction(true, [&]() -> Status {
+    BASIN_ASSIGN_OR_RETURN(TableInfo table, impl_->TableById(table_id));
+    if (table.schema.columns == schema.columns &&
+        table.schema.partition_columns == schema.partition_columns) {
+      out = std::move(table);  // nothing new: no version is added
+      return Status::Ok();
+    }
+    BASIN_RETURN_IF_ERROR(CheckEvolution(table.schema, schema));
+    const int32_t version = table.schema.version + 1;
+    BASIN_RETURN_IF_ERROR(
+        impl_->InsertSchemaVersion(table_id, version, schema, impl_->clock->NowMicros()));
+    BASIN_ASSIGN_OR_RETURN(auto s,
+                           impl_->Prepare("UPDATE tables SET schema_version = ?1 WHERE id = ?2"));
+    s->Bind(1, version).Bind(2, table_id);
+    BASIN_RETURN_IF_ERROR(s->Run());
+    table.schema = schema;
+    table.schema.version = version;
+    out = std::move(table);
+    return Status::Ok();
+  }));
+  return std::move(*out);
+}
+
+Result<Snapshot> Catalog::CurrentSnapshot(const TableRef& ref) const {
+  std::lock_guard lock(impl_->mu);
+  Snapshot snap;
+  BASIN_RETURN_IF_ERROR(impl_->InTransaction(false, [&]() -> Status {
+    BASIN_ASSIGN_OR_RETURN(TableInfo table, impl_->TableByRef(ref));
+    snap.id = table.current_snapshot_id;
+    snap.table_id = table.id;
+    snap.schema = std::move(table.schema);
+    if (snap.id == 0) return Status::Ok();
+    {
+      BASIN_ASSIGN_OR_RETURN(
+          auto s, impl_->Prepare("SELECT created_time_us, operation FROM snapshots WHERE id = ?1"));
+      s->Bind(1, snap.id);
+      BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) {
+        return Error(ErrorCode::kCorruption, "snapshot " + std::to_string(snap.id) + " of " +
+                                                 ref.Qualified() + " is missing");
+      }
+      snap.created_time_us = s->Int(0);
+      snap.operation = s->Text(1);
+    }
+    BASIN_ASSIGN_OR_RETURN(
+        auto s, impl_->Prepare(std::string(kSelectFileColumns) +
+                               "WHERE table_id = ?1 AND added_snapshot_id <= ?2 AND "
+                               "(removed_snapshot_id IS NULL OR removed_snapshot_id > ?2) "
+                               "ORDER BY id"));
+    s->Bind(1, snap.table_id).Bind(2, snap.id);
+    for (;;) {
+      BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      snap.files.push_back(FileFromRow(*s));
+    }
+    return Status::Ok();
+  }));
+  return snap;
+}
+
+Result<int64_t> Catalog::CommitAppend(int64_t table_id, std::vector<DataFile> files,
+                                      const std::optional<OffsetAdvance>& offset) {
+  BASIN_RETURN_IF_ERROR(CheckOffsetDirection(offset));
+  std::lock_guard lock(impl_->mu);
+  int64_t snapshot_id = 0;
+  BASIN_RETURN_IF_ERROR(impl_->InTransaction(true, [&]() -> Status {
+    const int64_t now = impl_->clock->NowMicros();
+    BASIN_ASSIGN_OR_RETURN(TableInfo table, impl_->TableById(table_id));
+    BASIN_RETURN_IF_ERROR(ValidateFiles(files, table));
+    BASIN_RETURN_IF_ERROR(impl_->AdvanceOffset(offset, now));
+    BASIN_ASSIGN_OR_RETURN(snapshot_id, impl_->InsertSnapshot(table, "append", now));
+    return impl_->InsertFiles(table.id, snapshot_id, files);
+  }));
+  return snapshot_id;
+}
+
+Result<int64_t> Catalog::CommitAppends(std::vector<TableAppend> appends,
+                                       const std::optional<OffsetAdvance>& offset) {
+  BASIN_RETURN_IF_ERROR(CheckOffsetDirection(offset));
+  std::lock_guard lock(impl_->mu);
+  int64_t first_snapshot_id = 0;
+  BASIN_RETURN_IF_ERROR(impl_->InTransaction(true, [&]() -> Status {
+    const int64_t now = impl_->clock->NowMicros();
+    BASIN_RETURN_IF_ERROR(impl_->AdvanceOffset(offset, now));
+    for (size_t i = 0; i < appends.size(); ++i) {
+      // Read inside the loop: a table named twice chains its second snapshot to its first.
+      BASIN_ASSIGN_OR_RETURN(TableInfo table, impl_->TableById(appends[i].table_id));
+      BASIN_RETURN_IF_ERROR(ValidateFiles(appends[i].files, table));
+      int64_t snapshot_id = table.current_snapshot_id;
+      if (!appends[i].files.empty()) {
+        BASIN_ASSIGN_OR_RETURN(snapshot_id, impl_->InsertSnapshot(table, "append", now));
+        BASIN_RETURN_IF_ERROR(impl_->InsertFiles(table.id, snapshot_id, appends[i].files));
+      }
+      if (i == 0) first_snapshot_id = snapshot_id;
+    }
+    return Status::Ok();
+  }));
+  return first_snapshot_id;
+}
+
+Result<int64_t> Catalog::CommitReplace(int64_t table_id,
+                                       const std::vector<int64_t>& removed_file_ids,
+                                       std::vector<DataFile> added) {
+  std::lock_guard lock(impl_->mu);
+  int64_t snapshot_id = 0;
+  BASIN_RETURN_IF_ERROR(impl_->InTransaction(true, [&]() -> Status {
+    BASIN_ASSIGN_OR_RETURN(TableInfo table, impl_->TableById(table_id));
+    BASIN_RETURN_IF_ERROR(ValidateFiles(added, table));
+    const std::set<int64_t> removed(removed_file_ids.begin(), removed_file_ids.end());
+    for (int64_t id : removed) {
+      BASIN_ASSIGN_OR_RETURN(
+          auto s, impl_->Prepare("SELECT 1 FROM data_files WHERE id = ?1 AND table_id = ?2 "
+                                 "AND removed_snapshot_id IS NULL"));
+      s->Bind(1, id).Bind(2, table_id);
+      BASIN_ASSIGN_OR_RETURN(bool live, s->Step());
+      if (!live) {
+        return Error(ErrorCode::kConflict, "file " + std::to_string(id) + " is no longer live in " +
+                                               table.ref.Qualified());
+      }
+    }
+    const int64_t now = impl_->clock->NowMicros();
+    BASIN_ASSIGN_OR_RETURN(snapshot_id, impl_->InsertSnapshot(table, "compact", now));
+    for (int64_t id : removed) {
+      BASIN_ASSIGN_OR_RETURN(auto s, impl_->Prepare("UPDATE data_files SET removed_snapshot_id = "
+                                                    "?1, removed_time_us = ?2 WHERE id = ?3"));
+      s->Bind(1, snapshot_id).Bind(2, now).Bind(3, id);
+      BASIN_RETURN_IF_ERROR(s->Run());
+    }
+    return impl_->InsertFiles(table.id, snapshot_id, added);
+  }));
+  return snapshot_id;
+}
+
+Result<uint64_t> Catalog::GetStreamOffset(const std::string& stream,
+                                          const std::string& consumer) const {
+  std::lock_guard lock(impl_->mu);
+  BASIN_ASSIGN_OR_RETURN(auto s, impl_->Prepare("SELECT committed_offset FROM stream_offsets "
+                                                "WHERE stream = ?1 AND consumer = ?2"));
+  s->Bind(1, stream).Bind(2, consumer);
+  BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
+  return row ? static_cast<uint64_t>(s->Int(0)) : uint64_t{0};
+}
+
+Result<std::vector<DataFile>> Catalog::ExpiredFiles(int64_t removed_before_us) const {
+  std::lock_guard lock(impl_->mu);
+  BASIN_ASSIGN_OR_RETURN(
+      auto s, impl_->Prepare(std::string(kSelectFileColumns) +
+                             "WHERE removed_time_us IS NOT NULL AND removed_time_us < ?1 "
+                             "ORDER BY id"));
+  s->Bind(1, removed_before_us);
+  std::vector<DataFile> out;
+  for (;;) {
+    BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.push_back(FileFromRow(*s));
+  }
+  return out;
+}
+
+Status Catalog::ForgetFiles(const std::vector<int64_t>& file_ids) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->InTransaction(true, [&]() -> Status {
+    for (int64_t id : file_ids) {
+      {
+        BASIN_ASSIGN_OR_RETURN(
+            auto s,
+            impl_->Prepare("SELECT removed_snapshot_id IS NULL FROM data_files WHERE id = ?1"));
+        s->Bind(1, id);
+        BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) continue;  // already forgotten: a cleanup that is run again
+        if (s->Int(0) != 0) {
+          return Error(ErrorCode::kConflict,
+                       "file " + std::to_string(id) + " is live and cannot be forgotten");
+        }
+      }
+      BASIN_ASSIGN_OR_RETURN(auto s, impl_->Prepare("DELETE FROM data_files WHERE id = ?1"));
+      s->Bind(1, id);
+      BASIN_RETURN_IF_ERROR(s->Run());
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<std::string>> Catalog::KnownPaths(int64_t table_id) const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<std::string> out;
+  BASIN_RETURN_IF_ERROR(impl_->InTransaction(false, [&]() -> Status {
+    BASIN_RETURN_IF_ERROR(impl_->TableById(table_id).status());
+    BASIN_ASSIGN_OR_RETURN(
+        auto s, impl_->Prepare("SELECT path FROM data_files WHERE table_id = ?1 ORDER BY path"));
+    s->Bind(1, table_id);
+    for (;;) {
+      BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      out.push_back(s->Text(0));
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
+}  // namespace basin::catalog
