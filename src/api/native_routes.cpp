@@ -192,7 +192,20 @@ void NativeApi::AddRoutes(Router& router) {
                 const bool csv = request.QueryParam("format") == "csv" ||
                                  request.Header("Accept").find("text/csv") != std::string_view::npos;
                 work->Post([ctx, csv, parsed = std::move(parsed).value(), respond] {
+                  const int64_t start_ns = MonotonicNanos();
                   auto result = ctx->query_engine->Execute(parsed.first, parsed.second);
+                  if (ctx->metrics != nullptr) {
+                    const std::string outcome(
+                        result.ok() ? "ok" : ErrorCodeName(result.status().code()));
+                    ctx->metrics
+                        ->GetCounter("basin_query_total", "SQL queries run, by outcome.",
+                                     {{"outcome", outcome}})
+                        .Increment();
+                    ctx->metrics
+                        ->GetHistogram("basin_query_seconds", "SQL query latency.",
+                                       observe::Histogram::LatencySeconds())
+                        .Observe(static_cast<double>(MonotonicNanos() - start_ns) / 1e9);
+                  }
                   if (!result.ok()) return respond(ErrorResponse(result.status()));
                   HttpResponse r;
                   if (csv) {

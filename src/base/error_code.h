@@ -7,7 +7,7 @@ namespace basin {
 
 // Every expected failure in Basin has one of these codes. The names are stable: tests, clients and
 // the HTTP error bodies use them, never the message text. Add new codes at the end of a group;
-// never rename one. `api/error_mapping.cpp` is the one place that maps them to HTTP status codes.
+// never rename one. `api/error_response.cpp` is the one place that maps them to HTTP status codes.
 enum class ErrorCode : uint16_t {
   kOk = 0,
   // Bad input from a client.

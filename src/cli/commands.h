@@ -1,0 +1,14 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace basin::cli {
+
+// Each subcommand registers its options on the app and returns the function that runs it; the
+// function's return value is the process exit status.
+using CommandRunner = std::function<int()>;
+
+CommandRunner AddServeCommand(CLI::App& app);
+CommandRunner AddSqlCommand(CLI::App& app);
+
+}  // namespace basin::cli

@@ -1,0 +1,142 @@
+#include "cli/platform.h"
+
+#include <filesystem>
+
+#include "base/file_util.h"
+#include "base/logging.h"
+#include "catalog/catalog.h"
+#include "ingest/compactor.h"
+#include "ingest/loader.h"
+#include "ingest/stream_ingestor.h"
+#include "log/log.h"
+#include "observe/metrics.h"
+#include "query/query_engine.h"
+
+namespace basin::cli {
+namespace fs = std::filesystem;
+
+namespace {
+constexpr char kClickstream[] = "clickstream";
+constexpr uint32_t kClickstreamShards = 2;
+
+std::string Absolute(const std::string& dir) {
+  std::error_code ec;
+  auto p = fs::absolute(dir, ec);
+  return ec ? dir : p.lexically_normal().string();
+}
+}  // namespace
+
+std::string Platform::lake_root() const { return Absolute(options_.data_dir) + "/lake"; }
+
+Result<std::unique_ptr<Platform>> Platform::Open(const PlatformOptions& options) {
+  std::unique_ptr<Platform> p(new Platform());
+  p->options_ = options;
+  const std::string root = Absolute(options.data_dir);
+  BASIN_RETURN_IF_ERROR(CreateDirectories(root + "/lake"));
+  BASIN_RETURN_IF_ERROR(CreateDirectories(root + "/log"));
+  p->metrics_ = std::make_unique<observe::MetricsRegistry>();
+
+  log::LogOptions log_options;
+  log_options.dir = root + "/log";
+  log_options.durable = options.durable;
+  log_options.metrics = p->metrics_.get();
+  BASIN_ASSIGN_OR_RETURN(p->log_, log::Log::Open(log_options));
+  for (const auto& s : p->log_->recovery_report().streams) {
+    if (s.bytes_truncated > 0) {
+      BASIN_LOG(Warn, "log") << "stream " << s.stream << ": recovered " << s.records_recovered
+                             << " records, cut " << s.bytes_truncated
+                             << " bytes of torn tail (" << s.reason << ")";
+    }
+  }
+  if (!p->log_->HasStream(kClickstream)) {
+    log::StreamOptions stream_options;
+    stream_options.shard_count = kClickstreamShards;
+    stream_options.retention_hours = 24;
+    BASIN_RETURN_IF_ERROR(p->log_->CreateStream(kClickstream, stream_options));
+  }
+
+  BASIN_ASSIGN_OR_RETURN(p->catalog_, catalog::Catalog::Open(root + "/basin.db"));
+  query::QueryEngineOptions query_options;
+  query_options.pool_size = options.query_pool_size;
+  query_options.default_timeout_ms = options.query_timeout_ms;
+  query_options.memory_limit = options.query_memory_limit;
+  BASIN_ASSIGN_OR_RETURN(p->query_engine_, query::QueryEngine::Create(
+                                               p->catalog_.get(), p->lake_root(), query_options));
+
+  ingest::IngestLimits limits;
+  limits.max_request_bytes = options.max_request_bytes;
+  p->ingestor_ = std::make_unique<ingest::StreamIngestor>(p->log_.get(), limits,
+                                                          &SystemClock::Instance(),
+                                                          p->metrics_.get());
+  p->ingestor_->SetStreamFormat(kClickstream, ingest::StreamFormat::kClickstream);
+
+  ingest::LoaderOptions loader_options;
+  loader_options.lake_root = p->lake_root();
+  loader_options.buffer_interval_ms = options.loader_interval_ms;
+  BASIN_ASSIGN_OR_RETURN(p->loader_,
+                         ingest::Loader::Start(p->log_.get(), p->catalog_.get(), loader_options,
+                                               &SystemClock::Instance(), p->metrics_.get()));
+
+  ingest::CompactorOptions compactor_options;
+  compactor_options.lake_root = p->lake_root();
+  compactor_options.interval_ms = options.compaction_interval_ms;
+  compactor_options.tables.push_back({{"raw", "clickstream"}, "event_id", "ingest_time", "event_time"});
+  BASIN_ASSIGN_OR_RETURN(p->compactor_,
+                         ingest::Compactor::Start(p->catalog_.get(), compactor_options,
+                                                  &SystemClock::Instance(), p->metrics_.get()));
+  p->retention_thread_ = std::thread([raw = p.get()] { raw->RunRetention(); });
+  return p;
+}
+
+void Platform::RunRetention() {
+  std::unique_lock lock(retention_mu_);
+  while (!shut_down_) {
+    retention_cv_.wait_for(lock, std::chrono::milliseconds(options_.retention_interval_ms));
+    if (shut_down_) break;
+    // Never past what the loader has committed: retention must not lose unloaded records.
+    const uint64_t keep_from = loader_->stats().committed_offset;
+    auto deleted = log_->ApplyRetention(kClickstream, keep_from);
+    if (!deleted.ok()) {
+      BASIN_LOG(Warn, "log") << "retention: " << deleted.status().ToString();
+    } else if (*deleted > 0) {
+      BASIN_LOG(Info, "log") << "retention deleted " << *deleted << " segments of " << kClickstream;
+    }
+  }
+}
+
+Platform::~Platform() { Shutdown(); }
+
+void Platform::Shutdown() {
+  {
+    std::lock_guard lock(retention_mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+  }
+  retention_cv_.notify_all();
+  if (retention_thread_.joinable()) retention_thread_.join();
+  if (compactor_) compactor_->Stop();
+  if (loader_) loader_->Stop();
+  if (log_) log_->Close();
+}
+
+ReadOnlyLake::~ReadOnlyLake() = default;
+
+Result<std::unique_ptr<ReadOnlyLake>> OpenReadOnlyLake(const std::string& data_dir,
+                                                       int64_t query_timeout_ms) {
+  const std::string root = Absolute(data_dir);
+  std::error_code ec;
+  if (!fs::exists(root + "/basin.db", ec)) {
+    return Status(ErrorCode::kNotFound, "no Basin data directory at " + root);
+  }
+  auto lake = std::make_unique<ReadOnlyLake>();
+  BASIN_ASSIGN_OR_RETURN(lake->catalog, catalog::Catalog::Open(root + "/basin.db"));
+  query::QueryEngineOptions query_options;
+  query_options.pool_size = 1;
+  query_options.default_timeout_ms = query_timeout_ms;
+  query_options.default_max_rows = UINT64_MAX;
+  BASIN_ASSIGN_OR_RETURN(lake->query_engine, query::QueryEngine::Create(
+                                                 lake->catalog.get(), root + "/lake", query_options));
+  return lake;
+}
+
+}  // namespace basin::cli

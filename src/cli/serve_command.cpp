@@ -1,0 +1,155 @@
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "api/error_response.h"
+#include "api/http_server.h"
+#include "api/native_routes.h"
+#include "api/router.h"
+#include "base/file_util.h"
+#include "base/logging.h"
+#include "cli/commands.h"
+#include "cli/platform.h"
+#include "security/authorizer.h"
+
+namespace basin::cli {
+namespace {
+
+struct ServeOptions {
+  PlatformOptions platform;
+  std::string address = "0.0.0.0";
+  uint16_t port = 8080;
+  std::string port_file;
+  int threads = 0;
+  std::string log_level = "info";
+  bool no_fsync = false;
+  bool demo = false;
+  int shutdown_grace_s = 10;
+};
+
+// Blocks SIGINT and SIGTERM in this thread and every thread started after, so that only
+// WaitForShutdownSignal() receives them.
+sigset_t BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return set;
+}
+
+int RunServe(ServeOptions& opts) {
+  LogLevel level;
+  if (!ParseLogLevel(opts.log_level, &level)) {
+    std::fprintf(stderr, "basin serve: unknown log level '%s'\n", opts.log_level.c_str());
+    return 2;
+  }
+  SetLogLevel(level);
+  sigset_t signals = BlockShutdownSignals();
+  opts.platform.durable = !opts.no_fsync;
+  if (!opts.platform.durable) {
+    BASIN_LOG(Warn, "serve") << "--no-fsync: acknowledgements do NOT mean durable (baseline only)";
+  }
+
+  auto platform = Platform::Open(opts.platform);
+  if (!platform.ok()) {
+    BASIN_LOG(Error, "serve") << "cannot open " << opts.platform.data_dir << ": "
+                              << platform.status().ToString();
+    return 1;
+  }
+  Platform& p = **platform;
+
+  security::AllowAllAuthorizer authorizer;
+  api::Router router(&authorizer);
+  api::NativeApiContext context;
+  context.log = &p.log();
+  context.catalog = &p.catalog();
+  context.query_engine = &p.query_engine();
+  context.ingestor = &p.ingestor();
+  context.loaders["clickstream"] = &p.clickstream_loader();
+  context.metrics = &p.metrics();
+  context.blocking_threads = opts.platform.query_pool_size + 1;
+  auto native_api = std::make_unique<api::NativeApi>(context);
+  native_api->AddRoutes(router);
+
+  api::HttpServerOptions http_options;
+  http_options.address = opts.address;
+  http_options.port = opts.port;
+  http_options.threads = opts.threads;
+  http_options.max_body_bytes = opts.platform.max_request_bytes;
+  http_options.metrics = &p.metrics();
+  api::HttpServer server(http_options, [&router](api::HttpRequest& request,
+                                                 api::Responder respond) {
+    router.Dispatch(request, std::move(respond));
+  });
+  Status started = server.Start();
+  if (!started.ok()) {
+    BASIN_LOG(Error, "serve") << "cannot listen on " << opts.address << ":" << opts.port << ": "
+                              << started.ToString();
+    return 1;
+  }
+  BASIN_LOG(Info, "serve") << "listening on http://" << opts.address << ":" << server.port()
+                           << " (data in " << opts.platform.data_dir << ")";
+  if (!opts.port_file.empty()) {
+    Status written = WriteFileAtomically(opts.port_file, std::to_string(server.port()) + "\n");
+    if (!written.ok()) {
+      BASIN_LOG(Error, "serve") << "cannot write port file: " << written.ToString();
+      return 1;
+    }
+  }
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  BASIN_LOG(Info, "serve") << "received " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT")
+                           << ": stopping (in-flight requests finish, buffers are committed)";
+  // Stop taking requests and let in-flight ones answer, then commit what the loader holds.
+  server.Stop(opts.shutdown_grace_s);
+  native_api.reset();
+  p.Shutdown();
+  BASIN_LOG(Info, "serve") << "stopped cleanly";
+  return 0;
+}
+
+}  // namespace
+
+CommandRunner AddServeCommand(CLI::App& app) {
+  auto opts = std::make_shared<ServeOptions>();
+  CLI::App* sub = app.add_subcommand("serve", "Run the Basin server");
+  sub->set_config("--config", "", "Read options from a TOML/INI file (keys are the long option names)");
+  sub->add_option("--data-dir", opts->platform.data_dir, "Data directory")->capture_default_str();
+  sub->add_option("--address", opts->address, "Address to listen on")->capture_default_str();
+  sub->add_option("--port", opts->port, "HTTP port (0: pick a free one)")->capture_default_str();
+  sub->add_option("--port-file", opts->port_file, "Write the bound port here once listening");
+  sub->add_option("--threads", opts->threads, "HTTP I/O threads (0: one per core)")
+      ->capture_default_str();
+  sub->add_option("--log-level", opts->log_level, "debug, info, warn or error")
+      ->capture_default_str();
+  sub->add_flag("--no-fsync", opts->no_fsync,
+                "Acknowledge before data is on disk (benchmark baselines only)");
+  sub->add_option("--loader-interval-ms", opts->platform.loader_interval_ms,
+                  "Longest time an event waits in the loader's buffer")
+      ->check(CLI::Range(50, 5000))
+      ->capture_default_str();
+  sub->add_option("--compaction-interval-ms", opts->platform.compaction_interval_ms,
+                  "How often small lake files are merged")
+      ->check(CLI::Range(100, 3'600'000))
+      ->capture_default_str();
+  sub->add_option("--query-timeout-ms", opts->platform.query_timeout_ms, "Default query timeout")
+      ->capture_default_str();
+  sub->add_option("--query-memory-limit", opts->platform.query_memory_limit,
+                  "Memory limit per query (DuckDB syntax, e.g. 1GB)")
+      ->capture_default_str();
+  sub->add_option("--max-body-bytes", opts->platform.max_request_bytes,
+                  "Largest request body accepted")
+      ->capture_default_str();
+  sub->add_option("--shutdown-grace-s", opts->shutdown_grace_s,
+                  "How long in-flight requests may take to finish on SIGTERM")
+      ->capture_default_str();
+  sub->add_flag("--demo", opts->demo, "Also run the simulated shop that sends live traffic");
+  return [opts]() -> int { return RunServe(*opts); };
+}
+
+}  // namespace basin::cli
