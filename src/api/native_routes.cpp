@@ -6,6 +6,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "api/error_response.h"
+#include "api/status_page.h"
 #include "base/json_writer.h"
 #include "base/time_format.h"
 #include "catalog/catalog.h"
@@ -133,6 +134,14 @@ NativeApi::~NativeApi() = default;
 void NativeApi::AddRoutes(Router& router) {
   NativeApiContext* ctx = &context_;
   BlockingWork* work = work_.get();
+
+  router.Add({"GET", "/", "basin:GetStatusPage", "arn:basin:::status",
+              [](HttpRequest&, Responder respond) {
+                HttpResponse r;
+                r.content_type = "text/html; charset=utf-8";
+                r.body = std::string(StatusPageHtml());
+                respond(std::move(r));
+              }});
 
   router.Add({"GET", "/healthz", "basin:GetHealth", "arn:basin:::health",
               [](HttpRequest&, Responder respond) {

@@ -12,6 +12,9 @@
 #include "base/logging.h"
 #include "cli/commands.h"
 #include "cli/platform.h"
+#include "demo/live_status_line.h"
+#include "demo/shop_simulator.h"
+#include "ingest/loader.h"
 #include "security/authorizer.h"
 
 namespace basin::cli {
@@ -27,6 +30,25 @@ struct ServeOptions {
   bool no_fsync = false;
   bool demo = false;
   int shutdown_grace_s = 10;
+};
+
+// The demo's status line reads the lake's side from the loader's counters (cheap: it is asked
+// every second).
+class LakeStatusSource final : public demo::StatusSource {
+ public:
+  explicit LakeStatusSource(ingest::Loader& loader) : loader_(loader) {}
+  demo::LakeStatus Sample() override {
+    const auto s = loader_.stats();
+    demo::LakeStatus status;
+    status.rows_in_lake = static_cast<int64_t>(s.rows_committed);
+    status.newest_visible_event_time_us = s.max_event_time_us;
+    status.duplicates_dropped = static_cast<int64_t>(s.duplicates_dropped);
+    status.quarantined = static_cast<int64_t>(s.records_quarantined);
+    return status;
+  }
+
+ private:
+  ingest::Loader& loader_;
 };
 
 // Blocks SIGINT and SIGTERM in this thread and every thread started after, so that only
@@ -101,10 +123,39 @@ int RunServe(ServeOptions& opts) {
     }
   }
 
+  LakeStatusSource lake_status(p.clickstream_loader());
+  std::unique_ptr<demo::ShopSimulator> shop;
+  std::unique_ptr<demo::LiveStatusLine> status_line;
+  if (opts.demo) {
+    demo::ShopSimulatorOptions shop_options;
+    shop_options.port = server.port();
+    shop_options.metrics = &p.metrics();
+    shop = std::make_unique<demo::ShopSimulator>(shop_options);
+    if (Status s = shop->Start(); !s.ok()) {
+      BASIN_LOG(Error, "serve") << "cannot start the demo shop: " << s.ToString();
+      return 1;
+    }
+    demo::LiveStatusLineOptions line_options;
+    const std::string base_url = "http://localhost:" + std::to_string(server.port());
+    line_options.dashboard_url = base_url;
+    line_options.sql_command = "build/basin sql --data-dir " + opts.platform.data_dir +
+                               " \"SELECT event_type, count(*) FROM raw.clickstream GROUP BY 1\"";
+    line_options.extra_links = {{"SQL over HTTP", "curl -X POST " + base_url +
+                                                      "/v1/query -d '{\"sql\":\"SELECT ...\"}'"},
+                                {"Metrics", base_url + "/metrics"}};
+    status_line = std::make_unique<demo::LiveStatusLine>(line_options, &lake_status,
+                                                         [&shop] { return shop->stats(); });
+    status_line->Start();
+  }
+
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   BASIN_LOG(Info, "serve") << "received " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT")
                            << ": stopping (in-flight requests finish, buffers are committed)";
+  // The shop first, so that its last batches are still acknowledged; then the status line,
+  // which restores the terminal.
+  if (shop) shop->Stop();
+  if (status_line) status_line->Stop();
   // Stop taking requests and let in-flight ones answer, then commit what the loader holds.
   server.Stop(opts.shutdown_grace_s);
   native_api.reset();

@@ -426,6 +426,9 @@ Status Loader::Commit() {
     stats_.files_written += files.size() + quarantine_files.size();
     stats_.commits += 1;
     stats_.last_commit_time_us = clock_->NowMicros();
+    for (const auto& [partition, p] : partitions_) {
+      stats_.max_event_time_us = std::max(stats_.max_event_time_us, p.max_time_us);
+    }
     last_error_ = Status::Ok();
   }
   cv_.notify_all();

@@ -79,6 +79,7 @@ class Loader {
     uint64_t files_written = 0;
     uint64_t commits = 0;
     int64_t last_commit_time_us = 0;
+    int64_t max_event_time_us = 0;  // newest event time committed (what SQL can see)
   };
   Stats stats() const;
 
