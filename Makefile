@@ -23,9 +23,9 @@ run: build
 	$(BUILD)/basin serve --demo --data-dir $(DATA_DIR) --port $(PORT)
 
 # The whole suite: release build (unit, declarative .test, end-to-end), then the unit tests under
-# AddressSanitizer + UBSan.
-test: build test-asan
-	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) --timeout 900
+# AddressSanitizer + UBSan (scripts/test.sh runs both and reports both).
+test: build
+	BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) CTEST_JOBS=$(CTEST_JOBS) bash scripts/test.sh
 
 # Unit and .test scenarios only; what to run while iterating.
 test-fast: build
