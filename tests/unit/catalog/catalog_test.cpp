@@ -1,4 +1,5 @@
 #include "catalog/catalog.h"
+#include "unit/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -14,23 +15,7 @@
 namespace basin::catalog {
 namespace {
 
-// A fresh folder per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "basin-catalog-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test::TempDir;
 
 TableSchema EventsSchema() {
   TableSchema s;

@@ -14,6 +14,7 @@
 #include "log/log.h"
 #include "observe/metrics.h"
 #include "query/query_engine.h"
+#include "unit/temp_dir.h"
 
 namespace basin::ingest {
 namespace {
@@ -26,20 +27,14 @@ constexpr int64_t kEventMs = 1'795'169'700'000;
 class LoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("basin-loader-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
+    root_ = temp_.path();
     fs::create_directories(root_ / "lake");
     OpenAll();
     log::StreamOptions options;
     options.shard_count = 2;
     ASSERT_TRUE(log_->CreateStream("clickstream", options).ok());
   }
-  void TearDown() override {
-    CloseAll();
-    fs::remove_all(root_);
-  }
+  void TearDown() override { CloseAll(); }
 
   void OpenAll() {
     log::LogOptions log_options;
@@ -104,6 +99,7 @@ class LoaderTest : public ::testing::Test {
     return r->rows[0][0].i;
   }
 
+  test::TempDir temp_;
   fs::path root_;
   observe::MetricsRegistry metrics_;
   std::unique_ptr<log::Log> log_;

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+
+#include "unit/temp_dir.h"
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -18,24 +20,7 @@
 
 namespace basin::log::testing {
 
-// A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = std::filesystem::temp_directory_path().string() + "/basin-log-XXXXXX";
-    char* made = ::mkdtemp(pattern.data());
-    EXPECT_NE(made, nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test::TempDir;
 
 inline LogOptions TestOptions(const std::string& dir, uint64_t segment_bytes = 64 << 10) {
   LogOptions options;

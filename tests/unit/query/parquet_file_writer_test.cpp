@@ -5,10 +5,12 @@
 #include <filesystem>
 #include <fstream>
 
-#include "unit/query/temp_dir.h"
+#include "unit/temp_dir.h"
 
 namespace basin::query {
 namespace {
+
+using test::TempDir;
 
 std::vector<catalog::Column> Columns() {
   return {

@@ -8,10 +8,12 @@
 #include <thread>
 
 #include "query/parquet_file_writer.h"
-#include "unit/query/temp_dir.h"
+#include "unit/temp_dir.h"
 
 namespace basin::query {
 namespace {
+
+using test::TempDir;
 
 catalog::TableSchema EventsSchema() {
   catalog::TableSchema s;

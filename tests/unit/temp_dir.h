@@ -6,14 +6,17 @@
 #include <string>
 #include <system_error>
 
-namespace basin::query {
+#include "base/assert.h"
+
+namespace basin::test {
 
 // A fresh folder for one test, removed with everything in it afterwards.
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "basin-query-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
+    std::string pattern = (std::filesystem::temp_directory_path() / "basin-test-XXXXXX").string();
+    BASIN_CHECK(::mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
   }
   ~TempDir() {
     std::error_code ec;
@@ -27,4 +30,4 @@ class TempDir {
   std::string path_;
 };
 
-}  // namespace basin::query
+}  // namespace basin::test
