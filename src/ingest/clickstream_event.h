@@ -38,6 +38,11 @@ struct ClickstreamEvent {
 Result<ClickstreamEvent> ClickstreamEventFromJson(const simdjson::dom::element& object,
                                                   const IngestLimits& limits, int64_t now_us);
 
+// The same checks without building the event (the ingest path): Ok or the same error, and the
+// event's partition key (see ClickstreamPartitionKey).
+Status ValidateClickstreamEvent(const simdjson::dom::element& object, const IngestLimits& limits,
+                                int64_t now_us, std::string* partition_key);
+
 // The same from JSON text; MalformedJson for bad syntax or nesting deeper than the limit.
 // Reuse one parser per thread.
 Result<ClickstreamEvent> ParseClickstreamEvent(simdjson::dom::parser& parser,

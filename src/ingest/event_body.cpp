@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <vector>
+
 namespace basin::ingest {
 namespace {
 
@@ -46,6 +48,48 @@ dom::parser& ThreadParser(const IngestLimits& limits) {
     if (parser.allocate(64 * 1024, depth) != simdjson::SUCCESS) depth = 0;
   }
   return parser;
+}
+
+// The top-level elements of a JSON array, as spans of its text. `array` must be valid JSON (the
+// DOM parse has checked it), so only strings and nesting need tracking.
+std::vector<std::string_view> SplitArrayElements(std::string_view array) {
+  std::vector<std::string_view> elements;
+  size_t depth = 0;
+  size_t start = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < array.size(); ++i) {
+    const char c = array[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '[':
+      case '{':
+        if (depth++ == 0) start = i + 1;
+        break;
+      case ']':
+      case '}':
+        if (--depth == 0) {
+          std::string_view last = TrimAscii(array.substr(start, i - start));
+          if (!last.empty()) elements.push_back(last);
+        }
+        break;
+      case ',':
+        if (depth == 1) {
+          elements.push_back(TrimAscii(array.substr(start, i - start)));
+          start = i + 1;
+        }
+        break;
+      default: break;
+    }
+  }
+  return elements;
 }
 
 Status VisitLines(std::string_view body, const IngestLimits& limits, const EventVisitor& visit) {
@@ -113,14 +157,18 @@ Status VisitEvents(std::string_view body, bool ndjson_content_type, const Ingest
   }
   if (array.size() == 0) return Status(ErrorCode::kMalformedBody, "body holds no events");
   if (array.size() > limits.max_records_per_request) return TooMany(limits);
+  // Each event keeps the bytes the client sent: its span of the body, not a re-serialisation.
+  const std::vector<std::string_view> texts = SplitArrayElements(trimmed);
+  if (texts.size() != array.size()) {  // cannot happen for JSON the parser accepted
+    return Status(ErrorCode::kInternal, "array elements could not be delimited");
+  }
   size_t index = 0;
-  std::string text;
   for (dom::element element : array) {
+    const std::string_view text = texts[index];
     if (!element.is_object()) {
       visit(index++, nullptr, {}, Status(ErrorCode::kValidationFailed, "event is not a JSON object"));
       continue;
     }
-    text = simdjson::minify(element);
     if (text.size() > limits.max_record_bytes) {
       visit(index++, nullptr, {}, TooLarge(text.size(), limits));
       continue;

@@ -201,7 +201,10 @@ void Loader::Run() {
     Status status = read.status();
     bool flush_wanted = flush_target > committed_offset_ && reader_->position() >= flush_target;
     bool caught_up = read.ok() && !*read;
-    if (status.ok() && ShouldCommit(flush_wanted || (stopping && caught_up))) {
+    // On stop, drain the backlog for a bounded time only: what is left stays in the log and is
+    // loaded at the next start, so a long backlog cannot hold up shutdown.
+    const bool drain_over = stopping && (caught_up || MonotonicNanos() >= stop_deadline_ns_);
+    if (status.ok() && ShouldCommit(flush_wanted || drain_over)) {
       const int64_t start_ns = MonotonicNanos();
       status = Commit();
       if (commit_seconds_) commit_seconds_->Observe((MonotonicNanos() - start_ns) / 1e9);
@@ -223,9 +226,7 @@ void Loader::Run() {
       auto info = log_->DescribeStream(options_.stream);
       if (info.ok()) lag_records_->Set(static_cast<double>(info->end_offset - committed_offset_));
     }
-    if (stopping && caught_up && buffered_records_ == 0 && reader_->position() == committed_offset_) {
-      break;
-    }
+    if (drain_over && status.ok() && reader_->position() == committed_offset_) break;
     if (caught_up) {
       std::unique_lock lock(mu_);
       if (flush_target_ <= committed_offset_ && !stopping_) {
@@ -476,6 +477,7 @@ void Loader::Stop() {
     std::lock_guard lock(mu_);
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
+    stop_deadline_ns_ = MonotonicNanos() + options_.stop_drain_ms * 1'000'000;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();

@@ -88,12 +88,7 @@ void StreamIngestor::Ingest(IngestRequest request, IngestCallback done) {
         Status status = error;
         std::string partition_key;
         if (status.ok() && format == StreamFormat::kClickstream) {
-          auto parsed = ClickstreamEventFromJson(*event, limits_, now_us);
-          if (parsed.ok()) {
-            partition_key = std::string(ClickstreamPartitionKey(*parsed));
-          } else {
-            status = parsed.status();
-          }
+          status = ValidateClickstreamEvent(*event, limits_, now_us, &partition_key);
         } else if (status.ok()) {
           partition_key = std::to_string(index);
         }

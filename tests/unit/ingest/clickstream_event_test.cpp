@@ -15,6 +15,16 @@ Result<ClickstreamEvent> Parse(std::string_view json) {
   return ParseClickstreamEvent(parser, json, IngestLimits{}, kNow);
 }
 
+// The ingest path's validate-only reading must give the same verdict as the typed reading.
+Status Validate(std::string_view json, std::string* key) {
+  static simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json.data(), json.size()).get(root)) {
+    return Status(ErrorCode::kMalformedJson, "");
+  }
+  return ValidateClickstreamEvent(root, IngestLimits{}, kNow, key);
+}
+
 TEST(ClickstreamEvent, TypesKnownFieldsAndKeepsTheRest) {
   auto e = Parse(R"({"event_id":"e1","event_type":"purchase","timestamp":1795753349123,
     "user_id":42,"anonymous_id":"a1","session_id":"s1","url":"https://x/p?utm_source=g",
@@ -33,6 +43,21 @@ TEST(ClickstreamEvent, TypesKnownFieldsAndKeepsTheRest) {
   EXPECT_EQ(e->user_attributes_json, R"({"tier":"gold"})");
   EXPECT_EQ(e->attributes_json, R"({"coupon":"X10","nested":{"k":[1,2]}})");
   EXPECT_EQ(ClickstreamPartitionKey(*e), "42");
+}
+
+TEST(ClickstreamEvent, ValidateOnlyAgreesAndGivesTheSamePartitionKey) {
+  for (std::string_view json : {
+           R"({"event_id":"e1","event_type":"t","timestamp":1795753349000,"user_id":42})",
+           R"({"event_id":"e2","event_type":"t","timestamp":1795753349000,"anonymous_id":"a"})",
+           R"({"event_id":"e3","event_type":"t","timestamp":1795753349000,"session_id":"s",
+               "user_id":null})",
+           R"({"event_id":"e4","event_type":"t","timestamp":1795753349000})"}) {
+    auto e = Parse(json);
+    ASSERT_TRUE(e.ok()) << json;
+    std::string key;
+    ASSERT_TRUE(Validate(json, &key).ok()) << json;
+    EXPECT_EQ(key, ClickstreamPartitionKey(*e)) << json;
+  }
 }
 
 TEST(ClickstreamEvent, TimestampForms) {
@@ -56,6 +81,12 @@ void ExpectRejected(std::string_view json, ErrorCode code, std::string_view ment
   ASSERT_FALSE(e.ok()) << json;
   EXPECT_EQ(e.status().code(), code) << json;
   EXPECT_NE(e.status().message().find(mentions), std::string::npos) << e.status().message();
+  std::string key;
+  Status v = Validate(json, &key);
+  EXPECT_EQ(v.code(), code) << json;
+  if (code != ErrorCode::kMalformedJson) {
+    EXPECT_EQ(v.message(), e.status().message());
+  }
 }
 
 TEST(ClickstreamEvent, RejectsWithFieldAndReason) {
@@ -82,6 +113,10 @@ TEST(ClickstreamEvent, RejectsWithFieldAndReason) {
   ExpectRejected(R"({"event_id":"e","event_type":"t","timestamp":1795753349000,"revenue":1e300})",
                  ErrorCode::kValidationFailed, "revenue");
   ExpectRejected(R"([1,2])", ErrorCode::kValidationFailed, "not a JSON object");
+  std::string long_user(300, 'u');
+  ExpectRejected(R"({"event_id":"e","event_type":"t","timestamp":1795753349000,"user_id":")" +
+                     long_user + R"("})",
+                 ErrorCode::kValidationFailed, "user_id");
   ExpectRejected(R"({"event_id":"e",)", ErrorCode::kMalformedJson, "");
   std::string long_id(300, 'x');
   ExpectRejected(R"({"event_id":")" + long_id + R"(","event_type":"t","timestamp":1795753349000})",

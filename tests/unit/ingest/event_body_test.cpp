@@ -47,6 +47,16 @@ TEST(EventBody, ArrayOfObjectsAndNonObjects) {
   EXPECT_EQ((*r)[4].index, 4u);
 }
 
+TEST(EventBody, ArrayElementsKeepTheBytesTheClientSent) {
+  auto r = Visit(R"([ {"a": "x],\"}{" } ,{"b":[1,{"c":2}], "d":"\\"},
+    {"e" : 1.50}])");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[0].json, R"({"a": "x],\"}{" })");
+  EXPECT_EQ((*r)[1].json, R"({"b":[1,{"c":2}], "d":"\\"})");
+  EXPECT_EQ((*r)[2].json, R"({"e" : 1.50})");
+}
+
 TEST(EventBody, NdjsonByContentTypeReportsBadLinesOnTheirOwn) {
   auto r = Visit("{\"a\":1}\n\n{\"a\":\n[]\n{\"b\":2}\r\n", true);
   ASSERT_TRUE(r.ok());
