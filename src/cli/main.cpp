@@ -8,6 +8,9 @@ int main(int argc, char** argv) {
   CLI::App app{"Basin: the AWS e-commerce data platform in one binary", "basin"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "basin 0.1.0");
+  app.set_config("--config", "",
+                 "Read options from a TOML/INI file: a [serve] section with the long option names "
+                 "(port = 8080, data-dir = \"./basin-data\")");
   std::map<CLI::App*, basin::cli::CommandRunner> runners;
   auto add = [&](basin::cli::CommandRunner (*adder)(CLI::App&)) {
     size_t before = app.get_subcommands({}).size();

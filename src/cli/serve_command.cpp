@@ -169,7 +169,9 @@ int RunServe(ServeOptions& opts) {
 CommandRunner AddServeCommand(CLI::App& app) {
   auto opts = std::make_shared<ServeOptions>();
   CLI::App* sub = app.add_subcommand("serve", "Run the Basin server");
-  sub->set_config("--config", "", "Read options from a TOML/INI file (keys are the long option names)");
+  // `--config` belongs to the top-level app (CLI11 reads config files there); fallthrough lets
+  // it follow the subcommand: `basin serve --config basin.toml`. Keys go in a [serve] section.
+  sub->fallthrough();
   sub->add_option("--data-dir", opts->platform.data_dir, "Data directory")->capture_default_str();
   sub->add_option("--address", opts->address, "Address to listen on")->capture_default_str();
   sub->add_option("--port", opts->port, "HTTP port (0: pick a free one)")->capture_default_str();
