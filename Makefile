@@ -6,7 +6,7 @@ CTEST_JOBS ?= 2
 PORT ?= 8080
 DATA_DIR ?= ./basin-data
 
-.PHONY: all build setup run test test-fast test-asan bench format clean
+.PHONY: all build setup run test test-fast test-asan bench format format-check clean
 
 all: build
 
@@ -41,8 +41,13 @@ test-asan: setup $(ASAN_BUILD)/build.ninja
 bench: build
 	bash bench/run.sh
 
+FORMATTED = $$(git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'tests/*.h' 'bench/*.cpp')
+
 format:
-	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'tests/*.h' 'bench/*.cpp')
+	clang-format -i $(FORMATTED)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMATTED)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

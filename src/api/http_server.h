@@ -16,8 +16,8 @@ namespace basin::api {
 
 struct HttpServerOptions {
   std::string address = "0.0.0.0";
-  uint16_t port = 8080;  // 0: pick a free port (see HttpServer::port())
-  int threads = 0;       // 0: one per core
+  uint16_t port = 8080;                   // 0: pick a free port (see HttpServer::port())
+  int threads = 0;                        // 0: one per core
   uint64_t max_body_bytes = 10ULL << 20;  // larger bodies get 413 PayloadTooLarge before reading
   int idle_timeout_seconds = 60;          // keep-alive connections idle longer are closed
   std::string server_name = "basin";

@@ -17,10 +17,10 @@ struct CaseInsensitiveLess {
 using Headers = std::multimap<std::string, std::string, CaseInsensitiveLess>;
 
 struct HttpRequest {
-  std::string method;  // "GET", "POST", …
-  std::string target;  // as sent: path and query string
-  std::string path;    // decoded path without the query string
-  std::multimap<std::string, std::string> query;  // decoded query parameters
+  std::string method;                              // "GET", "POST", …
+  std::string target;                              // as sent: path and query string
+  std::string path;                                // decoded path without the query string
+  std::multimap<std::string, std::string> query;   // decoded query parameters
   std::map<std::string, std::string> path_params;  // filled by the router: {stream} -> value
   Headers headers;
   std::string body;       // complete (the server enforces the body limit before handlers run)

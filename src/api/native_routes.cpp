@@ -46,8 +46,7 @@ std::string ClientIp(const HttpRequest& request) {
   // X-Forwarded-For is only honoured from loopback, where a local reverse proxy sits; anyone else
   // could forge it. The first address in the list is the original client.
   std::string_view forwarded = request.Header("X-Forwarded-For");
-  if (!forwarded.empty() &&
-      (request.remote_ip == "127.0.0.1" || request.remote_ip == "::1")) {
+  if (!forwarded.empty() && (request.remote_ip == "127.0.0.1" || request.remote_ip == "::1")) {
     std::string_view first = forwarded.substr(0, forwarded.find(','));
     while (!first.empty() && first.front() == ' ') first.remove_prefix(1);
     while (!first.empty() && first.back() == ' ') first.remove_suffix(1);
@@ -62,9 +61,12 @@ std::string IngestResultJson(const ingest::IngestResult& result) {
   w.Key("rejected").BeginArray();
   for (const auto& r : result.rejected) {
     w.BeginObject()
-        .Key("index").Uint(r.index)
-        .Key("code").String(ErrorCodeName(r.code))
-        .Key("reason").String(r.reason)
+        .Key("index")
+        .Uint(r.index)
+        .Key("code")
+        .String(ErrorCodeName(r.code))
+        .Key("reason")
+        .String(r.reason)
         .EndObject();
   }
   w.EndArray().EndObject();
@@ -74,14 +76,22 @@ std::string IngestResultJson(const ingest::IngestResult& result) {
 std::string StreamInfoJson(const log::StreamInfo& info) {
   JsonWriter w;
   w.BeginObject()
-      .Key("name").String(info.name)
-      .Key("shards").Uint(info.options.shard_count)
-      .Key("retention_hours").Int(info.options.retention_hours)
-      .Key("created").String(FormatIso8601Millis(info.created_time_us))
-      .Key("start_offset").Uint(info.start_offset)
-      .Key("end_offset").Uint(info.end_offset)
-      .Key("size_bytes").Uint(info.size_bytes)
-      .Key("segments").Uint(info.segment_count)
+      .Key("name")
+      .String(info.name)
+      .Key("shards")
+      .Uint(info.options.shard_count)
+      .Key("retention_hours")
+      .Int(info.options.retention_hours)
+      .Key("created")
+      .String(FormatIso8601Millis(info.created_time_us))
+      .Key("start_offset")
+      .Uint(info.start_offset)
+      .Key("end_offset")
+      .Uint(info.end_offset)
+      .Key("size_bytes")
+      .Uint(info.size_bytes)
+      .Key("segments")
+      .Uint(info.segment_count)
       .EndObject();
   return w.Take();
 }
@@ -127,7 +137,8 @@ Result<std::pair<std::string, query::QueryLimits>> ParseQueryBody(const std::str
 }  // namespace
 
 NativeApi::NativeApi(NativeApiContext context)
-    : context_(std::move(context)), work_(std::make_unique<BlockingWork>(context_.blocking_threads)) {}
+    : context_(std::move(context)),
+      work_(std::make_unique<BlockingWork>(context_.blocking_threads)) {}
 
 NativeApi::~NativeApi() = default;
 
@@ -143,10 +154,9 @@ void NativeApi::AddRoutes(Router& router) {
                 respond(std::move(r));
               }});
 
-  router.Add({"GET", "/healthz", "basin:GetHealth", "arn:basin:::health",
-              [](HttpRequest&, Responder respond) {
-                respond(JsonResponse("{\"status\":\"ok\"}"));
-              }});
+  router.Add(
+      {"GET", "/healthz", "basin:GetHealth", "arn:basin:::health",
+       [](HttpRequest&, Responder respond) { respond(JsonResponse("{\"status\":\"ok\"}")); }});
 
   router.Add({"GET", "/metrics", "basin:GetMetrics", "arn:basin:::metrics",
               [ctx](HttpRequest&, Responder respond) {
@@ -187,45 +197,45 @@ void NativeApi::AddRoutes(Router& router) {
                 respond(JsonResponse(std::move(body)));
               }});
 
-  router.Add({"GET", "/v1/streams/{stream}", "basin:DescribeStream",
-              "arn:basin:stream:::{stream}", [ctx](HttpRequest& request, Responder respond) {
+  router.Add({"GET", "/v1/streams/{stream}", "basin:DescribeStream", "arn:basin:stream:::{stream}",
+              [ctx](HttpRequest& request, Responder respond) {
                 auto info = ctx->log->DescribeStream(request.path_params["stream"]);
                 if (!info.ok()) return respond(ErrorResponse(info.status()));
                 respond(JsonResponse(StreamInfoJson(*info)));
               }});
 
-  router.Add({"POST", "/v1/query", "basin:Query", "arn:basin:table:::*",
-              [ctx, work](HttpRequest& request, Responder respond) {
-                auto parsed = ParseQueryBody(request.body);
-                if (!parsed.ok()) return respond(ErrorResponse(parsed.status()));
-                const bool csv = request.QueryParam("format") == "csv" ||
-                                 request.Header("Accept").find("text/csv") != std::string_view::npos;
-                work->Post([ctx, csv, parsed = std::move(parsed).value(), respond] {
-                  const int64_t start_ns = MonotonicNanos();
-                  auto result = ctx->query_engine->Execute(parsed.first, parsed.second);
-                  if (ctx->metrics != nullptr) {
-                    const std::string outcome(
-                        result.ok() ? "ok" : ErrorCodeName(result.status().code()));
-                    ctx->metrics
-                        ->GetCounter("basin_query_total", "SQL queries run, by outcome.",
-                                     {{"outcome", outcome}})
-                        .Increment();
-                    ctx->metrics
-                        ->GetHistogram("basin_query_seconds", "SQL query latency.",
-                                       observe::Histogram::LatencySeconds())
-                        .Observe(static_cast<double>(MonotonicNanos() - start_ns) / 1e9);
-                  }
-                  if (!result.ok()) return respond(ErrorResponse(result.status()));
-                  HttpResponse r;
-                  if (csv) {
-                    r.content_type = "text/csv; charset=utf-8";
-                    r.body = query::FormatCsv(*result);
-                  } else {
-                    r.body = query::FormatJson(*result);
-                  }
-                  respond(std::move(r));
-                });
-              }});
+  router.Add(
+      {"POST", "/v1/query", "basin:Query", "arn:basin:table:::*",
+       [ctx, work](HttpRequest& request, Responder respond) {
+         auto parsed = ParseQueryBody(request.body);
+         if (!parsed.ok()) return respond(ErrorResponse(parsed.status()));
+         const bool csv = request.QueryParam("format") == "csv" ||
+                          request.Header("Accept").find("text/csv") != std::string_view::npos;
+         work->Post([ctx, csv, parsed = std::move(parsed).value(), respond] {
+           const int64_t start_ns = MonotonicNanos();
+           auto result = ctx->query_engine->Execute(parsed.first, parsed.second);
+           if (ctx->metrics != nullptr) {
+             const std::string outcome(result.ok() ? "ok" : ErrorCodeName(result.status().code()));
+             ctx->metrics
+                 ->GetCounter("basin_query_total", "SQL queries run, by outcome.",
+                              {{"outcome", outcome}})
+                 .Increment();
+             ctx->metrics
+                 ->GetHistogram("basin_query_seconds", "SQL query latency.",
+                                observe::Histogram::LatencySeconds())
+                 .Observe(static_cast<double>(MonotonicNanos() - start_ns) / 1e9);
+           }
+           if (!result.ok()) return respond(ErrorResponse(result.status()));
+           HttpResponse r;
+           if (csv) {
+             r.content_type = "text/csv; charset=utf-8";
+             r.body = query::FormatCsv(*result);
+           } else {
+             r.body = query::FormatJson(*result);
+           }
+           respond(std::move(r));
+         });
+       }});
 
   router.Add({"GET", "/v1/tables", "basin:ListTables", "arn:basin:table:::*",
               [ctx](HttpRequest&, Responder respond) {
@@ -272,8 +282,11 @@ void NativeApi::AddRoutes(Router& router) {
                   for (const auto& [stream, loader] : ctx->loaders) {
                     Status s = loader->Flush(ctx->flush_timeout_ms);
                     if (!s.ok()) return respond(ErrorResponse(s));
-                    w.Key(stream).BeginObject().Key("committed_offset")
-                        .Uint(loader->stats().committed_offset).EndObject();
+                    w.Key(stream)
+                        .BeginObject()
+                        .Key("committed_offset")
+                        .Uint(loader->stats().committed_offset)
+                        .EndObject();
                   }
                   w.EndObject().EndObject();
                   respond(JsonResponse(w.Take()));

@@ -35,7 +35,7 @@ struct NativeApiContext {
   ingest::StreamIngestor* ingestor = nullptr;
   std::map<std::string, ingest::Loader*> loaders;  // by stream
   observe::MetricsRegistry* metrics = nullptr;
-  int blocking_threads = 2;         // threads for queries and flushes (never the I/O threads)
+  int blocking_threads = 2;  // threads for queries and flushes (never the I/O threads)
   int64_t flush_timeout_ms = 30'000;
 };
 

@@ -12,9 +12,9 @@ namespace basin::api {
 // resource template ("arn:basin:stream:::{stream}"), filled from the path parameters.
 struct Route {
   std::string method;
-  std::string pattern;  // "/v1/streams/{stream}/records"
-  std::string action;   // "basin:PutRecords"
-  std::string resource; // "arn:basin:stream:::{stream}"
+  std::string pattern;   // "/v1/streams/{stream}/records"
+  std::string action;    // "basin:PutRecords"
+  std::string resource;  // "arn:basin:stream:::{stream}"
   Handler handler;
 };
 

@@ -83,9 +83,9 @@ Result<std::string> ReadFile(const std::string& path, uint64_t max_size) {
   }
   if (static_cast<uint64_t>(st.st_size) > max_size) {
     ::close(fd);
-    return Status(ErrorCode::kPayloadTooLarge,
-                  path + " is " + std::to_string(st.st_size) + " bytes, over the limit of " +
-                      std::to_string(max_size));
+    return Status(ErrorCode::kPayloadTooLarge, path + " is " + std::to_string(st.st_size) +
+                                                   " bytes, over the limit of " +
+                                                   std::to_string(max_size));
   }
   std::string out(static_cast<size_t>(st.st_size), '\0');
   size_t done = 0;

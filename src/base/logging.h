@@ -36,8 +36,8 @@ class LogLine {
 
 // An expression, so it is safe anywhere a statement is, also as the body of an unbraced if.
 // `&` binds looser than `<<`, so the whole message is built before it is voided.
-#define BASIN_LOG(level, component)                                                     \
-  (::basin::LogLevel::k##level < ::basin::GetLogLevel())                                \
-      ? static_cast<void>(0)                                                            \
-      : ::basin::internal::LogVoidify() &                                               \
+#define BASIN_LOG(level, component)                      \
+  (::basin::LogLevel::k##level < ::basin::GetLogLevel()) \
+      ? static_cast<void>(0)                             \
+      : ::basin::internal::LogVoidify() &                \
             ::basin::internal::LogLine(::basin::LogLevel::k##level, component).stream()

@@ -37,7 +37,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     BASIN_CHECK(!status_.ok());
   }
@@ -67,14 +67,16 @@ class [[nodiscard]] Result {
   Status status_;
 };
 
-inline Status Error(ErrorCode code, std::string message) { return Status(code, std::move(message)); }
+inline Status Error(ErrorCode code, std::string message) {
+  return Status(code, std::move(message));
+}
 
 }  // namespace basin
 
 // Returns early from the enclosing function with the Status if it is not ok.
-#define BASIN_RETURN_IF_ERROR(expr)              \
-  do {                                           \
-    ::basin::Status basin_status_ = (expr);      \
+#define BASIN_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::basin::Status basin_status_ = (expr);        \
     if (!basin_status_.ok()) return basin_status_; \
   } while (false)
 

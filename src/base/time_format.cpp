@@ -140,8 +140,8 @@ std::string FormatTimestamp(int64_t epoch_micros) {
   CivilTime t = ToCivil(epoch_micros);
   char buf[40];
   if (t.micros == 0) {
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d", t.year, t.month, t.day,
-                  t.hour, t.minute, t.second);
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d", t.year, t.month, t.day, t.hour,
+                  t.minute, t.second);
   } else {
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%06d", t.year, t.month, t.day,
                   t.hour, t.minute, t.second, t.micros);

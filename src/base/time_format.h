@@ -10,9 +10,9 @@ namespace basin {
 // Calendar fields of a UTC instant.
 struct CivilTime {
   int year;
-  int month;   // 1-12
-  int day;     // 1-31
-  int hour;    // 0-23
+  int month;  // 1-12
+  int day;    // 1-31
+  int hour;   // 0-23
   int minute;
   int second;
   int micros;

@@ -44,8 +44,8 @@ Result<std::unique_ptr<Platform>> Platform::Open(const PlatformOptions& options)
   for (const auto& s : p->log_->recovery_report().streams) {
     if (s.bytes_truncated > 0) {
       BASIN_LOG(Warn, "log") << "stream " << s.stream << ": recovered " << s.records_recovered
-                             << " records, cut " << s.bytes_truncated
-                             << " bytes of torn tail (" << s.reason << ")";
+                             << " records, cut " << s.bytes_truncated << " bytes of torn tail ("
+                             << s.reason << ")";
     }
   }
   if (!p->log_->HasStream(kClickstream)) {
@@ -65,9 +65,8 @@ Result<std::unique_ptr<Platform>> Platform::Open(const PlatformOptions& options)
 
   ingest::IngestLimits limits;
   limits.max_request_bytes = options.max_request_bytes;
-  p->ingestor_ = std::make_unique<ingest::StreamIngestor>(p->log_.get(), limits,
-                                                          &SystemClock::Instance(),
-                                                          p->metrics_.get());
+  p->ingestor_ = std::make_unique<ingest::StreamIngestor>(
+      p->log_.get(), limits, &SystemClock::Instance(), p->metrics_.get());
   p->ingestor_->SetStreamFormat(kClickstream, ingest::StreamFormat::kClickstream);
 
   ingest::LoaderOptions loader_options;
@@ -80,7 +79,8 @@ Result<std::unique_ptr<Platform>> Platform::Open(const PlatformOptions& options)
   ingest::CompactorOptions compactor_options;
   compactor_options.lake_root = p->lake_root();
   compactor_options.interval_ms = options.compaction_interval_ms;
-  compactor_options.tables.push_back({{"raw", "clickstream"}, "event_id", "ingest_time", "event_time"});
+  compactor_options.tables.push_back(
+      {{"raw", "clickstream"}, "event_id", "ingest_time", "event_time"});
   BASIN_ASSIGN_OR_RETURN(p->compactor_,
                          ingest::Compactor::Start(p->catalog_.get(), compactor_options,
                                                   &SystemClock::Instance(), p->metrics_.get()));
@@ -134,8 +134,9 @@ Result<std::unique_ptr<ReadOnlyLake>> OpenReadOnlyLake(const std::string& data_d
   query_options.pool_size = 1;
   query_options.default_timeout_ms = query_timeout_ms;
   query_options.default_max_rows = UINT64_MAX;
-  BASIN_ASSIGN_OR_RETURN(lake->query_engine, query::QueryEngine::Create(
-                                                 lake->catalog.get(), root + "/lake", query_options));
+  BASIN_ASSIGN_OR_RETURN(
+      lake->query_engine,
+      query::QueryEngine::Create(lake->catalog.get(), root + "/lake", query_options));
   return lake;
 }
 

@@ -103,10 +103,10 @@ int RunServe(ServeOptions& opts) {
   http_options.threads = opts.threads;
   http_options.max_body_bytes = opts.platform.max_request_bytes;
   http_options.metrics = &p.metrics();
-  api::HttpServer server(http_options, [&router](api::HttpRequest& request,
-                                                 api::Responder respond) {
-    router.Dispatch(request, std::move(respond));
-  });
+  api::HttpServer server(http_options,
+                         [&router](api::HttpRequest& request, api::Responder respond) {
+                           router.Dispatch(request, std::move(respond));
+                         });
   Status started = server.Start();
   if (!started.ok()) {
     BASIN_LOG(Error, "serve") << "cannot listen on " << opts.address << ":" << opts.port << ": "
@@ -140,9 +140,9 @@ int RunServe(ServeOptions& opts) {
     line_options.dashboard_url = base_url;
     line_options.sql_command = "build/basin sql --data-dir " + opts.platform.data_dir +
                                " \"SELECT event_type, count(*) FROM raw.clickstream GROUP BY 1\"";
-    line_options.extra_links = {{"SQL over HTTP", "curl -X POST " + base_url +
-                                                      "/v1/query -d '{\"sql\":\"SELECT ...\"}'"},
-                                {"Metrics", base_url + "/metrics"}};
+    line_options.extra_links = {
+        {"SQL over HTTP", "curl -X POST " + base_url + "/v1/query -d '{\"sql\":\"SELECT ...\"}'"},
+        {"Metrics", base_url + "/metrics"}};
     status_line = std::make_unique<demo::LiveStatusLine>(line_options, &lake_status,
                                                          [&shop] { return shop->stats(); });
     status_line->Start();

@@ -18,7 +18,8 @@ CommandRunner AddSqlCommand(CLI::App& app) {
   };
   auto opts = std::make_shared<Options>();
   CLI::App* sub = app.add_subcommand(
-      "sql", "Run SQL over the lake of a data directory (read-only; works beside a running server)");
+      "sql",
+      "Run SQL over the lake of a data directory (read-only; works beside a running server)");
   sub->add_option("--data-dir", opts->data_dir, "Data directory")->capture_default_str();
   sub->add_option("--format", opts->format, "Output format")
       ->check(CLI::IsMember({"table", "csv", "json"}))

@@ -47,14 +47,12 @@ Result<std::string_view> RequiredString(dom::element value, std::string_view fie
 Result<int64_t> EventTime(dom::element value, int64_t now_us) {
   int64_t micros;
   switch (value.type()) {
-    case dom::element_type::INT64:
-      micros = value.get_int64().value_unsafe() * 1000;
-      break;
-    case dom::element_type::UINT64:
-      return FieldError("timestamp", "is out of range");
+    case dom::element_type::INT64: micros = value.get_int64().value_unsafe() * 1000; break;
+    case dom::element_type::UINT64: return FieldError("timestamp", "is out of range");
     case dom::element_type::DOUBLE: {
       double ms = value.get_double().value_unsafe();
-      if (!std::isfinite(ms) || std::abs(ms) > 1e16) return FieldError("timestamp", "is out of range");
+      if (!std::isfinite(ms) || std::abs(ms) > 1e16)
+        return FieldError("timestamp", "is out of range");
       micros = static_cast<int64_t>(std::llround(ms * 1000.0));
       break;
     }
@@ -66,8 +64,7 @@ Result<int64_t> EventTime(dom::element value, int64_t now_us) {
       micros = *parsed;
       break;
     }
-    default:
-      return FieldError("timestamp", "must be epoch milliseconds or an ISO-8601 date-time");
+    default: return FieldError("timestamp", "must be epoch milliseconds or an ISO-8601 date-time");
   }
   if (micros < kMinEventTimeUs || micros > now_us + kFutureSkewUs) {
     return FieldError("timestamp", "is out of range (before 2000 or more than a day ahead)");
@@ -79,13 +76,16 @@ Result<double> Revenue(dom::element value) {
   double d;
   switch (value.type()) {
     case dom::element_type::INT64: d = static_cast<double>(value.get_int64().value_unsafe()); break;
-    case dom::element_type::UINT64: d = static_cast<double>(value.get_uint64().value_unsafe()); break;
+    case dom::element_type::UINT64:
+      d = static_cast<double>(value.get_uint64().value_unsafe());
+      break;
     case dom::element_type::DOUBLE: d = value.get_double().value_unsafe(); break;
     case dom::element_type::STRING: {
       std::string s(std::string_view(value.get_string()));
       char* end = nullptr;
       d = std::strtod(s.c_str(), &end);
-      if (s.empty() || end != s.c_str() + s.size()) return FieldError("revenue", "must be a number");
+      if (s.empty() || end != s.c_str() + s.size())
+        return FieldError("revenue", "must be a number");
       break;
     }
     default: return FieldError("revenue", "must be a number");
@@ -169,7 +169,8 @@ Status ReadEvent(const dom::element& root, const IngestLimits& limits, int64_t n
       if constexpr (kKeep) event->event_id = std::string(event_id);
       has_id = true;
     } else if (key == "event_type") {
-      BASIN_ASSIGN_OR_RETURN(std::string_view type, RequiredString(value, key, limits.max_id_bytes));
+      BASIN_ASSIGN_OR_RETURN(std::string_view type,
+                             RequiredString(value, key, limits.max_id_bytes));
       if constexpr (kKeep) event->event_type = std::string(type);
       has_type = true;
     } else if (key == "timestamp") {
@@ -202,15 +203,22 @@ Status ReadEvent(const dom::element& root, const IngestLimits& limits, int64_t n
       BASIN_ASSIGN_OR_RETURN(double revenue, Revenue(value));
       if constexpr (kKeep) event->revenue = revenue;
     } else if constexpr (kKeep) {
-      if (key == "app_id") { event->app_id = ScalarText(value);
+      if (key == "app_id") {
+        event->app_id = ScalarText(value);
       } else if (key == "url" || key == "page_url") {
         if (!event->page_url || key == "page_url") event->page_url = ScalarText(value);
-      } else if (key == "page_title") { event->page_title = ScalarText(value);
-      } else if (key == "referrer") { event->referrer = ScalarText(value);
-      } else if (key == "product_id") { event->product_id = ScalarText(value);
-      } else if (key == "currency") { event->currency = ScalarText(value);
-      } else if (key == "platform") { event->platform = ScalarText(value);
-      } else if (key == "locale") { event->locale = ScalarText(value);
+      } else if (key == "page_title") {
+        event->page_title = ScalarText(value);
+      } else if (key == "referrer") {
+        event->referrer = ScalarText(value);
+      } else if (key == "product_id") {
+        event->product_id = ScalarText(value);
+      } else if (key == "currency") {
+        event->currency = ScalarText(value);
+      } else if (key == "platform") {
+        event->platform = ScalarText(value);
+      } else if (key == "locale") {
+        event->locale = ScalarText(value);
       } else {
         attributes += attributes.empty() ? "{" : ",";
         AppendJsonString(attributes, key);
@@ -255,14 +263,14 @@ std::string_view ClickstreamPartitionKey(const ClickstreamEvent& event) {
 
 const std::vector<catalog::Column>& ClickstreamColumns() {
   static const std::vector<catalog::Column> kColumns = {
-      {"event_id", "VARCHAR"},     {"event_type", "VARCHAR"},   {"event_time", "TIMESTAMP"},
-      {"ingest_time", "TIMESTAMP"}, {"app_id", "VARCHAR"},      {"user_id", "VARCHAR"},
-      {"anonymous_id", "VARCHAR"}, {"device_id", "VARCHAR"},    {"session_id", "VARCHAR"},
-      {"page_url", "VARCHAR"},     {"page_title", "VARCHAR"},   {"referrer", "VARCHAR"},
-      {"product_id", "VARCHAR"},   {"items", "JSON"},           {"revenue", "DECIMAL(18,2)"},
-      {"currency", "VARCHAR"},     {"platform", "VARCHAR"},     {"locale", "VARCHAR"},
-      {"user_agent", "VARCHAR"},   {"client_ip", "VARCHAR"},    {"attributes", "JSON"},
-      {"user_attributes", "JSON"}, {"source", "VARCHAR"},
+      {"event_id", "VARCHAR"},      {"event_type", "VARCHAR"}, {"event_time", "TIMESTAMP"},
+      {"ingest_time", "TIMESTAMP"}, {"app_id", "VARCHAR"},     {"user_id", "VARCHAR"},
+      {"anonymous_id", "VARCHAR"},  {"device_id", "VARCHAR"},  {"session_id", "VARCHAR"},
+      {"page_url", "VARCHAR"},      {"page_title", "VARCHAR"}, {"referrer", "VARCHAR"},
+      {"product_id", "VARCHAR"},    {"items", "JSON"},         {"revenue", "DECIMAL(18,2)"},
+      {"currency", "VARCHAR"},      {"platform", "VARCHAR"},   {"locale", "VARCHAR"},
+      {"user_agent", "VARCHAR"},    {"client_ip", "VARCHAR"},  {"attributes", "JSON"},
+      {"user_attributes", "JSON"},  {"source", "VARCHAR"},
   };
   return kColumns;
 }

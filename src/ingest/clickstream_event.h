@@ -30,7 +30,7 @@ struct ClickstreamEvent {
   std::optional<std::string> items_json;            // JSON array
   std::optional<std::string> user_attributes_json;  // JSON object
   std::optional<double> revenue;
-  std::optional<std::string> attributes_json;       // JSON object of the unmapped fields
+  std::optional<std::string> attributes_json;  // JSON object of the unmapped fields
 };
 
 // Validates one parsed event object and types its fields. ValidationFailed names the field and
@@ -45,9 +45,8 @@ Status ValidateClickstreamEvent(const simdjson::dom::element& object, const Inge
 
 // The same from JSON text; MalformedJson for bad syntax or nesting deeper than the limit.
 // Reuse one parser per thread.
-Result<ClickstreamEvent> ParseClickstreamEvent(simdjson::dom::parser& parser,
-                                               std::string_view json, const IngestLimits& limits,
-                                               int64_t now_us);
+Result<ClickstreamEvent> ParseClickstreamEvent(simdjson::dom::parser& parser, std::string_view json,
+                                               const IngestLimits& limits, int64_t now_us);
 
 // The partition key a clickstream event is routed by: the visitor (user_id, else anonymous_id,
 // else session_id, else event_id), so one visitor's events stay in order on one shard. Reads the

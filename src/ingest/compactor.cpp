@@ -68,9 +68,9 @@ void Compactor::Run() {
     if (!outcome.ok()) {
       BASIN_LOG(Warn, "compactor") << outcome.status().ToString();
     } else if (outcome->partitions_compacted > 0) {
-      BASIN_LOG(Info, "compactor") << "merged " << outcome->files_removed << " files into "
-                                   << outcome->files_written << " in "
-                                   << outcome->partitions_compacted << " partitions";
+      BASIN_LOG(Info, "compactor")
+          << "merged " << outcome->files_removed << " files into " << outcome->files_written
+          << " in " << outcome->partitions_compacted << " partitions";
     }
     lock.lock();
   }
@@ -150,7 +150,8 @@ Status Compactor::CompactPartition(const catalog::TableInfo& table, const Compac
     if (ec) return ErrnoStatus(ec.value(), "rename " + tmp_path);
     BASIN_RETURN_IF_ERROR(SyncDirectory(fs::path(final_path).parent_path().string()));
 
-    std::string stats_sql = "SELECT count(*) FROM read_parquet(" + query::QuoteLiteral(final_path) + ")";
+    std::string stats_sql =
+        "SELECT count(*) FROM read_parquet(" + query::QuoteLiteral(final_path) + ")";
     BASIN_ASSIGN_OR_RETURN(auto stats, db->Query(stats_sql));
     merged.row_count = stats.rows.at(0).at(0).i;
     merged.size_bytes = static_cast<int64_t>(fs::file_size(final_path, ec));
@@ -179,8 +180,8 @@ Status Compactor::CompactPartition(const catalog::TableInfo& table, const Compac
 }
 
 Status Compactor::DeleteExpiredFiles(Outcome* outcome) {
-  BASIN_ASSIGN_OR_RETURN(auto expired,
-                         catalog_->ExpiredFiles(clock_->NowMicros() - options_.removed_file_grace_us));
+  BASIN_ASSIGN_OR_RETURN(
+      auto expired, catalog_->ExpiredFiles(clock_->NowMicros() - options_.removed_file_grace_us));
   if (expired.empty()) return Status::Ok();
   std::vector<int64_t> ids;
   for (const auto& f : expired) {

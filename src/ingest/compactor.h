@@ -22,9 +22,9 @@ namespace basin::ingest {
 // How one table is compacted.
 struct CompactionSpec {
   catalog::TableRef table;
-  std::string dedup_key;   // column whose repeats are dropped on merge ("" = keep all rows)
+  std::string dedup_key;      // column whose repeats are dropped on merge ("" = keep all rows)
   std::string keep_first_by;  // which repeat survives: the first by this column
-  std::string order_by;    // row order in the merged file
+  std::string order_by;       // row order in the merged file
 };
 
 struct CompactorOptions {
@@ -36,7 +36,7 @@ struct CompactorOptions {
   // rewritten every few seconds.
   int open_partition_min_files = 16;
   int64_t closed_partition_grace_us = 10 * 60'000'000LL;
-  int64_t interval_ms = 30'000;                   // how often to look
+  int64_t interval_ms = 30'000;                       // how often to look
   int64_t removed_file_grace_us = 10 * 60'000'000LL;  // how long replaced files stay readable
 };
 
@@ -57,10 +57,10 @@ class Compactor {
 
   struct Outcome {
     int partitions_compacted = 0;
-    int files_removed = 0;       // replaced by merged files in this pass
+    int files_removed = 0;  // replaced by merged files in this pass
     int files_written = 0;
     int64_t rows_deduplicated = 0;
-    int files_deleted = 0;       // expired files deleted from disk
+    int files_deleted = 0;  // expired files deleted from disk
   };
   // One pass over every table, then the garbage collection of expired files.
   Result<Outcome> RunOnce();

@@ -23,18 +23,19 @@ Status TooLarge(size_t size, const IngestLimits& limits) {
 }
 
 Status TooMany(const IngestLimits& limits) {
-  return Status(ErrorCode::kPayloadTooLarge,
-                "request has more than " + std::to_string(limits.max_records_per_request) +
-                    " events");
+  return Status(
+      ErrorCode::kPayloadTooLarge,
+      "request has more than " + std::to_string(limits.max_records_per_request) + " events");
 }
 
 Status ParseError(simdjson::error_code error, const IngestLimits& limits) {
   if (error == simdjson::DEPTH_ERROR) {
-    return Status(ErrorCode::kMalformedJson,
-                  "JSON nested deeper than " + std::to_string(limits.max_nesting_depth) + " levels");
+    return Status(
+        ErrorCode::kMalformedJson,
+        "JSON nested deeper than " + std::to_string(limits.max_nesting_depth) + " levels");
   }
-  return Status(ErrorCode::kMalformedJson, std::string("invalid JSON: ") +
-                                               simdjson::error_message(error));
+  return Status(ErrorCode::kMalformedJson,
+                std::string("invalid JSON: ") + simdjson::error_message(error));
 }
 
 // A parser whose depth limit allows one more level than an event (for the enclosing array).
@@ -112,7 +113,8 @@ Status VisitLines(std::string_view body, const IngestLimits& limits, const Event
     if (error) {
       visit(index++, nullptr, {}, ParseError(error, limits));
     } else if (!element.is_object()) {
-      visit(index++, nullptr, {}, Status(ErrorCode::kValidationFailed, "event is not a JSON object"));
+      visit(index++, nullptr, {},
+            Status(ErrorCode::kValidationFailed, "event is not a JSON object"));
     } else {
       visit(index++, &element, line, Status::Ok());
     }
@@ -166,7 +168,8 @@ Status VisitEvents(std::string_view body, bool ndjson_content_type, const Ingest
   for (dom::element element : array) {
     const std::string_view text = texts[index];
     if (!element.is_object()) {
-      visit(index++, nullptr, {}, Status(ErrorCode::kValidationFailed, "event is not a JSON object"));
+      visit(index++, nullptr, {},
+            Status(ErrorCode::kValidationFailed, "event is not a JSON object"));
       continue;
     }
     if (text.size() > limits.max_record_bytes) {

@@ -28,9 +28,8 @@ namespace basin::ingest {
 //
 // Parsing uses simdjson's DOM API, which picks the fastest kernel for the CPU at run time (its
 // on-demand API is compiled for the build machine's baseline, scalar on a generic x86-64 build).
-using EventVisitor =
-    std::function<void(size_t index, const simdjson::dom::element* event, std::string_view json,
-                       const Status& error)>;
+using EventVisitor = std::function<void(size_t index, const simdjson::dom::element* event,
+                                        std::string_view json, const Status& error)>;
 
 Status VisitEvents(std::string_view body, bool ndjson_content_type, const IngestLimits& limits,
                    const EventVisitor& visit);

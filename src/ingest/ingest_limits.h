@@ -13,8 +13,8 @@ struct IngestLimits {
   size_t max_decompressed_bytes = 64ULL << 20;  // a gzip body may not inflate past this
   size_t max_record_bytes = 1ULL << 20;         // one event, as JSON text
   size_t max_records_per_request = 100'000;
-  size_t max_nesting_depth = 64;                // JSON depth inside one event
-  size_t max_id_bytes = 256;                    // event_id and other id fields
+  size_t max_nesting_depth = 64;  // JSON depth inside one event
+  size_t max_id_bytes = 256;      // event_id and other id fields
 };
 
 }  // namespace basin::ingest

@@ -66,9 +66,10 @@ std::string Base64(std::string_view in) {
 
 const std::vector<catalog::Column>& QuarantineColumns() {
   static const std::vector<catalog::Column> kColumns = {
-      {"record", "VARCHAR"},         {"rule", "VARCHAR"},          {"reason", "VARCHAR"},
-      {"run_id", "VARCHAR"},         {"quarantined_at", "TIMESTAMP"},
-      {"source_stream", "VARCHAR"},  {"source_offset", "BIGINT"},
+      {"record", "VARCHAR"},           {"rule", "VARCHAR"},
+      {"reason", "VARCHAR"},           {"run_id", "VARCHAR"},
+      {"quarantined_at", "TIMESTAMP"}, {"source_stream", "VARCHAR"},
+      {"source_offset", "BIGINT"},
   };
   return kColumns;
 }
@@ -82,24 +83,24 @@ Loader::Loader(log::Log* log, catalog::Catalog* catalog, LoaderOptions options, 
       committed_keys_(options_.dedup_window_us, options_.dedup_max_entries) {
   if (metrics != nullptr) {
     observe::Labels labels{{"stream", options_.stream}};
-    rows_total_ = &metrics->GetCounter("basin_loader_rows_total", "Rows committed to the lake.",
-                                       labels);
-    duplicates_total_ = &metrics->GetCounter(
-        "basin_loader_duplicates_total", "Records dropped as repeats of a committed event_id.",
-        labels);
-    quarantined_total_ = &metrics->GetCounter(
-        "basin_loader_quarantined_total", "Records that could not be typed, kept in quarantine.",
-        labels);
-    commits_total_ = &metrics->GetCounter("basin_loader_commits_total",
-                                          "Catalog commits of new files.", labels);
-    commit_failures_total_ = &metrics->GetCounter(
-        "basin_loader_commit_failures_total", "Batches that failed to write or commit (retried).",
-        labels);
-    lag_records_ = &metrics->GetGauge("basin_loader_lag_records",
-                                      "Acknowledged records not yet committed to the lake.", labels);
-    commit_seconds_ = &metrics->GetHistogram("basin_loader_commit_seconds",
-                                             "Time to write and commit one batch.",
-                                             observe::Histogram::LatencySeconds(), labels);
+    rows_total_ =
+        &metrics->GetCounter("basin_loader_rows_total", "Rows committed to the lake.", labels);
+    duplicates_total_ =
+        &metrics->GetCounter("basin_loader_duplicates_total",
+                             "Records dropped as repeats of a committed event_id.", labels);
+    quarantined_total_ =
+        &metrics->GetCounter("basin_loader_quarantined_total",
+                             "Records that could not be typed, kept in quarantine.", labels);
+    commits_total_ =
+        &metrics->GetCounter("basin_loader_commits_total", "Catalog commits of new files.", labels);
+    commit_failures_total_ =
+        &metrics->GetCounter("basin_loader_commit_failures_total",
+                             "Batches that failed to write or commit (retried).", labels);
+    lag_records_ = &metrics->GetGauge(
+        "basin_loader_lag_records", "Acknowledged records not yet committed to the lake.", labels);
+    commit_seconds_ =
+        &metrics->GetHistogram("basin_loader_commit_seconds", "Time to write and commit one batch.",
+                               observe::Histogram::LatencySeconds(), labels);
   }
 }
 
@@ -116,9 +117,9 @@ Loader::~Loader() { Stop(); }
 
 Status Loader::Init() {
   catalog::TableSchema schema{0, ClickstreamColumns(), ClickstreamPartitionColumns()};
-  BASIN_ASSIGN_OR_RETURN(table_, catalog_->EnsureTable(options_.table, schema,
-                                                       options_.table.zone + "/" +
-                                                           options_.table.name));
+  BASIN_ASSIGN_OR_RETURN(table_,
+                         catalog_->EnsureTable(options_.table, schema,
+                                               options_.table.zone + "/" + options_.table.name));
   catalog::TableSchema quarantine_schema{0, QuarantineColumns(), {{"dt", "DATE"}}};
   BASIN_ASSIGN_OR_RETURN(
       quarantine_table_,
@@ -131,8 +132,8 @@ Status Loader::Init() {
   BASIN_ASSIGN_OR_RETURN(reader_, log_->OpenReader(options_.stream, committed_offset_));
   if (reader_->position() > committed_offset_) {
     // Retention removed records the loader never committed; say so loudly, carry on from there.
-    BASIN_LOG(Error, "loader") << "stream " << options_.stream << ": records "
-                               << committed_offset_ << ".." << reader_->position()
+    BASIN_LOG(Error, "loader") << "stream " << options_.stream << ": records " << committed_offset_
+                               << ".." << reader_->position()
                                << " were deleted by retention before they were loaded";
   }
   BASIN_RETURN_IF_ERROR(RebuildDedupIndex());
@@ -364,13 +365,14 @@ Status Loader::Commit() {
     catalog::DataFile file;
     file.path = NewFilePath(table_, partition);
     file.partition = partition;
-    const int64_t hour_start = stats.min_time_us - ((stats.min_time_us % kMicrosPerHour) +
-                                                    kMicrosPerHour) % kMicrosPerHour;
+    const int64_t hour_start =
+        stats.min_time_us -
+        ((stats.min_time_us % kMicrosPerHour) + kMicrosPerHour) % kMicrosPerHour;
     const std::string where = "event_time >= make_timestamp(" + std::to_string(hour_start) +
                               ") AND event_time < make_timestamp(" +
                               std::to_string(hour_start + kMicrosPerHour) + ")";
-    auto written = rows_->Write((fs::path(options_.lake_root) / file.path).string(), where,
-                                "event_time");
+    auto written =
+        rows_->Write((fs::path(options_.lake_root) / file.path).string(), where, "event_time");
     if (!written.ok()) {
       remove_written();
       return written.status().WithContext("writing " + file.path);

@@ -41,11 +41,11 @@ struct LoaderOptions {
   uint64_t buffer_bytes = 32ULL << 20;
   uint64_t buffer_records = 100'000;
   int64_t buffer_interval_ms = 2'000;
-  int64_t idle_poll_ms = 50;                 // how often to look for new records when idle
-  int64_t dedup_window_us = 3'600'000'000;   // ids remembered for an hour …
-  size_t dedup_max_entries = 500'000;        // … or this many, whichever is less
-  int64_t retry_backoff_ms = 1'000;          // after a failed commit (disk full, …)
-  int64_t stop_drain_ms = 5'000;             // Stop() keeps loading the backlog this long at most
+  int64_t idle_poll_ms = 50;                // how often to look for new records when idle
+  int64_t dedup_window_us = 3'600'000'000;  // ids remembered for an hour …
+  size_t dedup_max_entries = 500'000;       // … or this many, whichever is less
+  int64_t retry_backoff_ms = 1'000;         // after a failed commit (disk full, …)
+  int64_t stop_drain_ms = 5'000;            // Stop() keeps loading the backlog this long at most
 };
 
 // The Firehose part: turns committed log records of one stream into Parquet files in the lake.
@@ -133,7 +133,7 @@ class Loader {
   std::condition_variable cv_;
   bool stopping_ = false;
   int64_t stop_deadline_ns_ = 0;  // monotonic; set by Stop()
-  uint64_t flush_target_ = 0;  // Flush() callers wait until committed_offset_ >= this
+  uint64_t flush_target_ = 0;     // Flush() callers wait until committed_offset_ >= this
   Status last_error_;
   Stats stats_;
 

@@ -81,24 +81,24 @@ void StreamIngestor::Ingest(IngestRequest request, IngestCallback done) {
   envelope.source = request.source;
   envelope.client_ip = request.client_ip;
   envelope.user_agent = request.user_agent;
-  Status body_status = VisitEvents(
-      request.body, IsNdjson(request.content_type), limits_,
-      [&](size_t index, const simdjson::dom::element* event, std::string_view json,
-          const Status& error) {
-        Status status = error;
-        std::string partition_key;
-        if (status.ok() && format == StreamFormat::kClickstream) {
-          status = ValidateClickstreamEvent(*event, limits_, now_us, &partition_key);
-        } else if (status.ok()) {
-          partition_key = std::to_string(index);
-        }
-        if (!status.ok()) {
-          result.rejected.push_back({index, status.code(), status.message()});
-          return;
-        }
-        envelope.payload = json;
-        records.push_back({std::move(partition_key), envelope.Encode(), std::nullopt});
-      });
+  Status body_status =
+      VisitEvents(request.body, IsNdjson(request.content_type), limits_,
+                  [&](size_t index, const simdjson::dom::element* event, std::string_view json,
+                      const Status& error) {
+                    Status status = error;
+                    std::string partition_key;
+                    if (status.ok() && format == StreamFormat::kClickstream) {
+                      status = ValidateClickstreamEvent(*event, limits_, now_us, &partition_key);
+                    } else if (status.ok()) {
+                      partition_key = std::to_string(index);
+                    }
+                    if (!status.ok()) {
+                      result.rejected.push_back({index, status.code(), status.message()});
+                      return;
+                    }
+                    envelope.payload = json;
+                    records.push_back({std::move(partition_key), envelope.Encode(), std::nullopt});
+                  });
   if (!body_status.ok()) {
     done(body_status);
     return;
@@ -111,19 +111,19 @@ void StreamIngestor::Ingest(IngestRequest request, IngestCallback done) {
   }
 
   auto shared_result = std::make_shared<IngestResult>(std::move(result));
-  log_->AppendAsync(request.stream, std::move(records),
-                    [this, shared_result, done = std::move(done),
-                     start_ns](Result<log::AppendAck> ack) {
-                      if (!ack.ok()) {
-                        done(ack.status());
-                        return;
-                      }
-                      if (accepted_) accepted_->Increment(shared_result->accepted);
-                      if (ack_seconds_) {
-                        ack_seconds_->Observe(static_cast<double>(MonotonicNanos() - start_ns) / 1e9);
-                      }
-                      done(std::move(*shared_result));
-                    });
+  log_->AppendAsync(
+      request.stream, std::move(records),
+      [this, shared_result, done = std::move(done), start_ns](Result<log::AppendAck> ack) {
+        if (!ack.ok()) {
+          done(ack.status());
+          return;
+        }
+        if (accepted_) accepted_->Increment(shared_result->accepted);
+        if (ack_seconds_) {
+          ack_seconds_->Observe(static_cast<double>(MonotonicNanos() - start_ns) / 1e9);
+        }
+        done(std::move(*shared_result));
+      });
 }
 
 }  // namespace basin::ingest

@@ -45,9 +45,9 @@ struct AppendAck {
 using AppendCallback = std::function<void(Result<AppendAck>)>;
 
 struct StreamOptions {
-  uint32_t shard_count = 1;             // 1 … 1024
-  int64_t retention_hours = 24;         // records older than this may be deleted …
-  uint64_t retention_bytes = 0;         // … or beyond this total size (0 = no size limit)
+  uint32_t shard_count = 1;      // 1 … 1024
+  int64_t retention_hours = 24;  // records older than this may be deleted …
+  uint64_t retention_bytes = 0;  // … or beyond this total size (0 = no size limit)
 };
 
 struct StreamInfo {

@@ -36,7 +36,9 @@ class ShardRouter {
   explicit ShardRouter(uint32_t shard_count);
 
   static Uint128 HashKey(std::string_view partition_key);
-  uint32_t ShardFor(std::string_view partition_key) const { return ShardForHash(HashKey(partition_key)); }
+  uint32_t ShardFor(std::string_view partition_key) const {
+    return ShardForHash(HashKey(partition_key));
+  }
   uint32_t ShardForHash(Uint128 hash_key) const;
 
   uint32_t shard_count() const { return static_cast<uint32_t>(ranges_.size()); }

@@ -26,11 +26,36 @@ struct Value {
   std::string s;  // kString: text; kNumberText: an exact number as text (DECIMAL, HUGEINT, …)
 
   static Value Null() { return {}; }
-  static Value Bool(bool v) { Value x; x.kind = Kind::kBool; x.b = v; return x; }
-  static Value Int(int64_t v) { Value x; x.kind = Kind::kInt; x.i = v; return x; }
-  static Value Double(double v) { Value x; x.kind = Kind::kDouble; x.d = v; return x; }
-  static Value String(std::string v) { Value x; x.kind = Kind::kString; x.s = std::move(v); return x; }
-  static Value NumberText(std::string v) { Value x; x.kind = Kind::kNumberText; x.s = std::move(v); return x; }
+  static Value Bool(bool v) {
+    Value x;
+    x.kind = Kind::kBool;
+    x.b = v;
+    return x;
+  }
+  static Value Int(int64_t v) {
+    Value x;
+    x.kind = Kind::kInt;
+    x.i = v;
+    return x;
+  }
+  static Value Double(double v) {
+    Value x;
+    x.kind = Kind::kDouble;
+    x.d = v;
+    return x;
+  }
+  static Value String(std::string v) {
+    Value x;
+    x.kind = Kind::kString;
+    x.s = std::move(v);
+    return x;
+  }
+  static Value NumberText(std::string v) {
+    Value x;
+    x.kind = Kind::kNumberText;
+    x.s = std::move(v);
+    return x;
+  }
   // Text as DuckDB's CLI prints it ("NULL" for null).
   std::string ToText() const;
 };
@@ -47,8 +72,8 @@ struct QueryResult {
 };
 
 struct DuckDbOptions {
-  int threads = 0;                // 0: DuckDB's default (cores)
-  std::string memory_limit;       // e.g. "1GB"; empty: DuckDB's default
+  int threads = 0;           // 0: DuckDB's default (cores)
+  std::string memory_limit;  // e.g. "1GB"; empty: DuckDB's default
   bool preserve_insertion_order = true;
 };
 
@@ -107,7 +132,9 @@ class Appender {
   friend class DuckDb;
   Appender(_duckdb_connection* conn, std::string quoted_table, _duckdb_appender* a,
            uint64_t column_count)
-      : conn_(conn), quoted_table_(std::move(quoted_table)), appender_(a),
+      : conn_(conn),
+        quoted_table_(std::move(quoted_table)),
+        appender_(a),
         column_count_(column_count) {}
   // Counts a value into the current row, or records why it could not be appended.
   void AfterAppend(bool ok);

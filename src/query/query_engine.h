@@ -15,7 +15,7 @@
 namespace basin::query {
 
 struct QueryEngineOptions {
-  int pool_size = 2;                // databases kept for concurrent queries
+  int pool_size = 2;  // databases kept for concurrent queries
   int threads_per_query = 2;
   std::string memory_limit = "1GB";  // per query database
   int64_t default_timeout_ms = 30'000;
@@ -40,8 +40,8 @@ struct QueryLimits {
 class QueryEngine {
  public:
   static Result<std::unique_ptr<QueryEngine>> Create(catalog::Catalog* catalog,
-                                                      std::string lake_root,
-                                                      QueryEngineOptions options = {});
+                                                     std::string lake_root,
+                                                     QueryEngineOptions options = {});
   ~QueryEngine();
 
   Result<QueryResult> Execute(std::string_view sql, const QueryLimits& limits = {});

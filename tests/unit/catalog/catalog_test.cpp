@@ -1,5 +1,4 @@
 #include "catalog/catalog.h"
-#include "unit/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -11,6 +10,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "unit/temp_dir.h"
 
 namespace basin::catalog {
 namespace {

@@ -46,12 +46,12 @@ TEST(ClickstreamEvent, TypesKnownFieldsAndKeepsTheRest) {
 }
 
 TEST(ClickstreamEvent, ValidateOnlyAgreesAndGivesTheSamePartitionKey) {
-  for (std::string_view json : {
-           R"({"event_id":"e1","event_type":"t","timestamp":1795753349000,"user_id":42})",
-           R"({"event_id":"e2","event_type":"t","timestamp":1795753349000,"anonymous_id":"a"})",
-           R"({"event_id":"e3","event_type":"t","timestamp":1795753349000,"session_id":"s",
+  for (std::string_view json :
+       {R"({"event_id":"e1","event_type":"t","timestamp":1795753349000,"user_id":42})",
+        R"({"event_id":"e2","event_type":"t","timestamp":1795753349000,"anonymous_id":"a"})",
+        R"({"event_id":"e3","event_type":"t","timestamp":1795753349000,"session_id":"s",
                "user_id":null})",
-           R"({"event_id":"e4","event_type":"t","timestamp":1795753349000})"}) {
+        R"({"event_id":"e4","event_type":"t","timestamp":1795753349000})"}) {
     auto e = Parse(json);
     ASSERT_TRUE(e.ok()) << json;
     std::string key;
@@ -98,8 +98,7 @@ TEST(ClickstreamEvent, RejectsWithFieldAndReason) {
                  ErrorCode::kValidationFailed, "empty");
   ExpectRejected(R"({"event_id":"e","event_type":["t"],"timestamp":1795753349000})",
                  ErrorCode::kValidationFailed, "event_type");
-  ExpectRejected(R"({"event_id":"e","event_type":"t"})", ErrorCode::kValidationFailed,
-                 "timestamp");
+  ExpectRejected(R"({"event_id":"e","event_type":"t"})", ErrorCode::kValidationFailed, "timestamp");
   ExpectRejected(R"({"event_id":"e","event_type":"t","timestamp":"yesterday"})",
                  ErrorCode::kValidationFailed, "timestamp");
   ExpectRejected(R"({"event_id":"e","event_type":"t","timestamp":12})",

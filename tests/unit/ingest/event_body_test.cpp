@@ -18,12 +18,12 @@ struct Seen {
 Result<std::vector<Seen>> Visit(std::string_view body, bool ndjson = false,
                                 IngestLimits limits = {}) {
   std::vector<Seen> seen;
-  Status s = VisitEvents(body, ndjson, limits,
-                         [&](size_t i, const simdjson::dom::element* e, std::string_view json,
-                             const Status& error) {
-                           EXPECT_EQ(e != nullptr, error.ok());
-                           seen.push_back({i, std::string(json), error.code()});
-                         });
+  Status s = VisitEvents(
+      body, ndjson, limits,
+      [&](size_t i, const simdjson::dom::element* e, std::string_view json, const Status& error) {
+        EXPECT_EQ(e != nullptr, error.ok());
+        seen.push_back({i, std::string(json), error.code()});
+      });
   if (!s.ok()) return s;
   return seen;
 }

@@ -65,8 +65,8 @@ class LoaderTest : public ::testing::Test {
     options.buffer_interval_ms = 60'000;  // commits only when a test flushes
     options.retry_backoff_ms = 50;
     options.dedup_max_entries = dedup_entries;
-    auto loader = Loader::Start(log_.get(), catalog_.get(), options, &SystemClock::Instance(),
-                                &metrics_);
+    auto loader =
+        Loader::Start(log_.get(), catalog_.get(), options, &SystemClock::Instance(), &metrics_);
     ASSERT_TRUE(loader.ok()) << loader.status().ToString();
     loader_ = std::move(loader).value();
   }
@@ -178,9 +178,10 @@ TEST_F(LoaderTest, AFailedWriteIsRetriedAndLosesNothing) {
   AppendEvents({"a", "b"});
   Status flushed = loader_->Flush(500);
   EXPECT_EQ(flushed.code(), ErrorCode::kUnavailable) << flushed.ToString();
-  EXPECT_GE(metrics_.GetCounter("basin_loader_commit_failures_total", "",
-                                {{"stream", "clickstream"}}).value(),
-            1u);
+  EXPECT_GE(
+      metrics_.GetCounter("basin_loader_commit_failures_total", "", {{"stream", "clickstream"}})
+          .value(),
+      1u);
   fs::remove(blocker);
   ASSERT_TRUE(loader_->Flush(10'000).ok());
   EXPECT_EQ(QueryInt("SELECT count(*) FROM raw.clickstream"), 2);

@@ -39,7 +39,11 @@ TEST(RecordEnvelope, GarbageIsCorruptionNeverACrash) {
   EXPECT_EQ(RecordEnvelope::Decode("\x02\x01").status().code(), ErrorCode::kCorruption);
   EXPECT_EQ(RecordEnvelope::Decode(std::string("\x01\x09\x00\x00\x00\x00", 6)).status().code(),
             ErrorCode::kCorruption);
-  EXPECT_EQ(RecordEnvelope::Decode(std::string("\x01\x01\xff\x00" "ab", 6)).status().code(),
+  EXPECT_EQ(RecordEnvelope::Decode(std::string("\x01\x01\xff\x00"
+                                               "ab",
+                                               6))
+                .status()
+                .code(),
             ErrorCode::kCorruption);
   std::mt19937 rng(7);
   for (int i = 0; i < 2000; ++i) {

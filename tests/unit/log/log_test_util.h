@@ -7,8 +7,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
-
-#include "unit/temp_dir.h"
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -17,6 +15,7 @@
 
 #include "log/log.h"
 #include "log/segment_format.h"
+#include "unit/temp_dir.h"
 
 namespace basin::log::testing {
 
