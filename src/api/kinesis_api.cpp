@@ -15,6 +15,7 @@
 #include "base/time_format.h"
 #include "ingest/record_envelope.h"
 #include "log/shard_router.h"
+#include "security/sigv4.h"
 
 namespace basin::api {
 namespace {
@@ -150,27 +151,6 @@ bool GetU64(std::string_view& in, uint64_t* v) {
   for (int i = 0; i < 8; ++i) *v |= static_cast<uint64_t>(static_cast<uint8_t>(in[i])) << (8 * i);
   in.remove_prefix(8);
   return true;
-}
-
-Sha256Digest HmacSha256(std::string_view key, std::string_view message) {
-  constexpr size_t kBlock = 64;
-  std::array<uint8_t, kBlock> k{};
-  if (key.size() > kBlock) {
-    const Sha256Digest d = Sha256(key);
-    std::memcpy(k.data(), d.data(), d.size());
-  } else {
-    std::memcpy(k.data(), key.data(), key.size());
-  }
-  std::string inner(kBlock, '\0');
-  std::string outer(kBlock, '\0');
-  for (size_t i = 0; i < kBlock; ++i) {
-    inner[i] = static_cast<char>(k[i] ^ 0x36);
-    outer[i] = static_cast<char>(k[i] ^ 0x5c);
-  }
-  inner.append(message);
-  const Sha256Digest inner_digest = Sha256(inner);
-  outer.append(reinterpret_cast<const char*>(inner_digest.data()), inner_digest.size());
-  return Sha256(outer);
 }
 
 constexpr size_t kMacBytes = 16;
@@ -352,7 +332,7 @@ struct KinesisApi::Impl : std::enable_shared_from_this<KinesisApi::Impl> {
     msg.push_back(kind);
     msg.push_back(static_cast<char>(kTokenVersion));
     msg += payload;
-    const Sha256Digest mac = HmacSha256(secret, msg);
+    const Sha256Digest mac = security::HmacSha256(secret, msg);
     msg.append(reinterpret_cast<const char*>(mac.data()), kMacBytes);
     return Base64Encode(msg);
   }
@@ -362,7 +342,7 @@ struct KinesisApi::Impl : std::enable_shared_from_this<KinesisApi::Impl> {
     if (!raw || raw->size() < 2 + kMacBytes) return std::nullopt;
     std::string_view msg(raw->data(), raw->size() - kMacBytes);
     std::string_view mac(raw->data() + msg.size(), kMacBytes);
-    const Sha256Digest expected = HmacSha256(secret, msg);
+    const Sha256Digest expected = security::HmacSha256(secret, msg);
     uint8_t diff = 0;  // constant time: no early exit that would leak how much matched
     for (size_t i = 0; i < kMacBytes; ++i) {
       diff |= static_cast<uint8_t>(mac[i]) ^ expected[i];
