@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/base64.h"
 #include "base/hash.h"
 #include "base/json_writer.h"
 #include "base/time_format.h"
@@ -71,66 +72,6 @@ struct Answer {
   } while (false)
 
 // ---- Encodings ------------------------------------------------------------------------------
-
-constexpr char kBase64Alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string Base64Encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= in.size(); i += 3) {
-    const uint32_t v = (static_cast<uint8_t>(in[i]) << 16) |
-                       (static_cast<uint8_t>(in[i + 1]) << 8) | static_cast<uint8_t>(in[i + 2]);
-    out.push_back(kBase64Alphabet[(v >> 18) & 63]);
-    out.push_back(kBase64Alphabet[(v >> 12) & 63]);
-    out.push_back(kBase64Alphabet[(v >> 6) & 63]);
-    out.push_back(kBase64Alphabet[v & 63]);
-  }
-  const size_t rest = in.size() - i;
-  if (rest > 0) {
-    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
-    if (rest == 2) v |= static_cast<uint8_t>(in[i + 1]) << 8;
-    out.push_back(kBase64Alphabet[(v >> 18) & 63]);
-    out.push_back(kBase64Alphabet[(v >> 12) & 63]);
-    out.push_back(rest == 2 ? kBase64Alphabet[(v >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
-
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-// Standard base64; padding may be left off (some clients do), anything else is rejected.
-std::optional<std::string> Base64Decode(std::string_view in) {
-  if (!in.empty() && in.size() % 4 == 0 && in.back() == '=') {
-    in.remove_suffix(1);
-    if (in.back() == '=') in.remove_suffix(1);
-  }
-  if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() / 4 * 3 + 2);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    const int v = Base64Value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  return out;
-}
 
 void PutU32(std::string& out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
@@ -338,7 +279,7 @@ struct KinesisApi::Impl : std::enable_shared_from_this<KinesisApi::Impl> {
   }
 
   std::optional<std::string> Unseal(char kind, std::string_view token) const {
-    auto raw = Base64Decode(token);
+    auto raw = Base64Decode(token, Base64Padding::kOptional);
     if (!raw || raw->size() < 2 + kMacBytes) return std::nullopt;
     std::string_view msg(raw->data(), raw->size() - kMacBytes);
     std::string_view mac(raw->data() + msg.size(), kMacBytes);
@@ -708,7 +649,7 @@ struct KinesisApi::Impl : std::enable_shared_from_this<KinesisApi::Impl> {
     BASIN_KINESIS_TRY(in.String("PartitionKey", &key));
     BASIN_KINESIS_TRY(in.String("ExplicitHashKey", &explicit_hash_key));
     if (!data) return Validation("Data is required");
-    auto decoded = Base64Decode(*data);
+    auto decoded = Base64Decode(*data, Base64Padding::kOptional);
     if (!decoded) return Serialization("Data is not valid base64");
     out->data = std::move(*decoded);
     if (!key) return Validation("PartitionKey is required");

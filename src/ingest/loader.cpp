@@ -6,6 +6,7 @@
 #include <random>
 #include <unordered_set>
 
+#include "base/base64.h"
 #include "base/logging.h"
 #include "base/time_format.h"
 #include "ingest/clickstream_event.h"
@@ -38,28 +39,6 @@ void AppendOptional(query::Appender& a, const std::optional<std::string>& v) {
   } else {
     a.AppendNull();
   }
-}
-
-std::string Base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
-                 static_cast<uint8_t>(in[i + 2]);
-    for (int k = 3; k >= 0; --k) out.push_back(kAlphabet[(v >> (6 * k)) & 63]);
-  }
-  if (i < in.size()) {
-    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<uint8_t>(in[i + 1]) << 8;
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
 }
 
 }  // namespace
@@ -315,7 +294,7 @@ void Loader::Quarantine(const log::LogRecord& record, std::string_view payload, 
   if (simdjson::validate_utf8(payload.data(), payload.size())) {
     a.AppendVarchar(payload);
   } else {
-    a.AppendVarchar("base64:" + Base64(payload));
+    a.AppendVarchar("base64:" + Base64Encode(payload));
   }
   std::string rule(why.message().substr(0, why.message().find(':')));
   a.AppendVarchar(rule);

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "base/base64.h"
 #include "base/crc32c.h"
 #include "base/gzip.h"
 #include "base/hash.h"
@@ -89,6 +90,38 @@ TEST(Gzip, RoundTripAndLimits) {
   EXPECT_EQ(bad.status().code(), ErrorCode::kMalformedBody);
   auto truncated = GunzipLimited(std::string_view(gz).substr(0, gz.size() / 2), 1 << 20);
   EXPECT_EQ(truncated.status().code(), ErrorCode::kMalformedBody);
+}
+
+}  // namespace
+}  // namespace basin
+
+namespace basin {
+namespace {
+
+TEST(Base64, RoundTripsEveryLength) {
+  std::string data;
+  for (int n = 0; n < 40; ++n) {
+    auto decoded = Base64Decode(Base64Encode(data));
+    ASSERT_TRUE(decoded.has_value()) << n;
+    EXPECT_EQ(*decoded, data);
+    data.push_back(static_cast<char>(n * 37 + 200));
+  }
+  EXPECT_EQ(Base64Encode("Man"), "TWFu");
+  EXPECT_EQ(Base64Encode("Ma"), "TWE=");
+  EXPECT_EQ(Base64Encode("M"), "TQ==");
+}
+
+TEST(Base64, PaddingRulesAndGarbage) {
+  EXPECT_EQ(Base64Decode("TWE="), "Ma");
+  EXPECT_FALSE(Base64Decode("TWE"));  // padding required by default
+  EXPECT_EQ(Base64Decode("TWE", Base64Padding::kOptional), "Ma");
+  EXPECT_EQ(Base64Decode("TQ", Base64Padding::kOptional), "M");
+  EXPECT_FALSE(Base64Decode("T", Base64Padding::kOptional));
+  EXPECT_FALSE(Base64Decode("T==="));
+  EXPECT_FALSE(Base64Decode("TW=E"));
+  EXPECT_FALSE(Base64Decode("TW E"));
+  EXPECT_FALSE(Base64Decode("TWE*"));
+  EXPECT_EQ(Base64Decode(""), "");
 }
 
 }  // namespace
