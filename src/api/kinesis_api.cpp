@@ -723,31 +723,26 @@ struct KinesisApi::Impl : std::enable_shared_from_this<KinesisApi::Impl> {
           "and 500, got " +
           std::to_string(count))));
     }
-    // Per entry: the error, or the index of its record in the append.
-    struct Entry {
-      std::optional<KinesisError> error;
-      size_t append_index = 0;
-    };
-    auto entries = std::make_shared<std::vector<Entry>>(count);
+    // As AWS does, an invalid entry fails the whole request (ValidationException naming it) and
+    // nothing is appended; per-entry errors are only for an append that fails (InternalFailure).
     std::vector<ParsedRecord> parsed;
     parsed.reserve(count);
     uint64_t total = 0;
-    size_t i = 0;
+    size_t index = 0;
     for (dom::element element : *list) {
-      Entry& entry = (*entries)[i++];
       dom::object object;
       if (element.get_object().get(object) != simdjson::SUCCESS) {
         return respond(ErrorAnswer(Serialization("each member of Records must be an object")));
       }
       ParsedRecord record;
-      entry.error = ParseRecord(Input(object), &record);
-      if (entry.error && entry.error->type == "SerializationException") {
-        return respond(ErrorAnswer(*entry.error));
+      if (auto e = ParseRecord(Input(object), &record)) {
+        if (e->type != "SerializationException") {
+          e->message = "Records[" + std::to_string(index) + "]: " + e->message;
+        }
+        return respond(ErrorAnswer(*e));
       }
-      // The request limit counts every record the client sent, as AWS does.
+      ++index;
       total += record.data.size() + record.partition_key.size();
-      if (entry.error) continue;
-      entry.append_index = parsed.size();
       parsed.push_back(std::move(record));
     }
     if (total > options.max_put_records_bytes) {
@@ -762,27 +757,20 @@ struct KinesisApi::Impl : std::enable_shared_from_this<KinesisApi::Impl> {
     std::vector<log::RecordInput> records;
     records.reserve(parsed.size());
     for (auto& record : parsed) records.push_back(ToLogRecord(std::move(record), call));
-    auto finish = [entries, respond](const Result<log::AppendAck>* ack) {
+    auto finish = [count, respond](const Result<log::AppendAck>& ack) {
       JsonWriter w;
-      size_t failed = 0;
-      for (const auto& e : *entries) failed += (e.error || (ack && !ack->ok())) ? 1 : 0;
       w.BeginObject();
-      w.Key("FailedRecordCount").Uint(failed);
+      w.Key("FailedRecordCount").Uint(ack.ok() ? 0 : count);
       w.Key("Records").BeginArray();
-      for (const auto& e : *entries) {
+      for (size_t i = 0; i < count; ++i) {
         w.BeginObject();
-        if (e.error) {
-          w.Key("ErrorCode").String(e.error->type);
-          w.Key("ErrorMessage").String(e.error->message);
-        } else if (!ack->ok()) {
+        if (!ack.ok()) {
           // The append failed as a whole (disk, shutdown): the client may resend these.
           w.Key("ErrorCode").String("InternalFailure");
-          w.Key("ErrorMessage").String(ack->status().ToString());
+          w.Key("ErrorMessage").String(ack.status().ToString());
         } else {
-          const log::AppendAck& a = ack->value();
-          const uint32_t shard = a.shards[e.append_index];
-          w.Key("SequenceNumber")
-              .String(KinesisApi::SequenceNumber(a.first_offset + e.append_index, shard));
+          const uint32_t shard = ack->shards[i];
+          w.Key("SequenceNumber").String(KinesisApi::SequenceNumber(ack->first_offset + i, shard));
           w.Key("ShardId").String(log::ShardIdName(shard));
         }
         w.EndObject();
@@ -791,13 +779,12 @@ struct KinesisApi::Impl : std::enable_shared_from_this<KinesisApi::Impl> {
       w.EndObject();
       respond(OkAnswer(w.Take()));
     };
-    if (records.empty()) return finish(nullptr);
     log->AppendAsync(name, std::move(records),
                      [finish = std::move(finish), respond](Result<log::AppendAck> ack) {
                        if (!ack.ok() && ack.status().code() == ErrorCode::kStreamNotFound) {
                          return respond(ErrorAnswer(FromStatus(ack.status())));
                        }
-                       finish(&ack);
+                       finish(ack);
                      });
   }
 

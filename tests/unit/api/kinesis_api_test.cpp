@@ -452,44 +452,43 @@ TEST_F(KinesisApiTest, SequenceNumberFormat) {
   EXPECT_FALSE(KinesisApi::ParseSequenceNumber("49999999999999999999990000"));  // > 2^64-1
 }
 
-TEST_F(KinesisApiTest, PutRecordsPartialFailureKeepsOrder) {
+TEST_F(KinesisApiTest, PutRecordsAnswersInRequestOrderWithTheirShards) {
   Create("s", 2);
-  const std::string big(1 << 20, 'x');  // with its key, one byte over 1 MiB
-  const std::string body = R"({"StreamName":"s","Records":[)"
-                           R"({"PartitionKey":"a","Data":")" +
-                           B64("first") +
-                           R"("},)"
-                           R"({"PartitionKey":"b","Data":")" +
-                           B64(big) +
-                           R"("},)"
-                           R"({"PartitionKey":"","Data":"AA=="},)"
-                           R"({"PartitionKey":"c","Data":")" +
-                           B64("third") + R"("}]})";
-  auto r = Ok("PutRecords", body);
-  EXPECT_EQ(uint64_t((*r)["FailedRecordCount"]), 2u);
+  auto r = Ok("PutRecords", R"({"StreamName":"s","Records":[)"
+                            R"({"PartitionKey":"a","Data":")" +
+                                B64("first") +
+                                R"("},)"
+                                R"({"PartitionKey":"b","Data":")" +
+                                B64("second") +
+                                R"("},)"
+                                R"({"PartitionKey":"c","Data":")" +
+                                B64("third") + R"("}]})");
+  EXPECT_EQ(uint64_t((*r)["FailedRecordCount"]), 0u);
   dom::array records = (*r)["Records"];
-  ASSERT_EQ(records.size(), 4u);
-  EXPECT_EQ(Str(records.at(1)["ErrorCode"]), "ValidationException");
-  EXPECT_FALSE(Str(records.at(1)["ErrorMessage"]).empty());
-  EXPECT_TRUE(records.at(1)["SequenceNumber"].error() == simdjson::NO_SUCH_FIELD);
-  EXPECT_EQ(Str(records.at(2)["ErrorCode"]), "ValidationException");
-  for (size_t i : {0u, 3u}) {
+  ASSERT_EQ(records.size(), 3u);
+  log::ShardRouter router(2);
+  const char* keys[] = {"a", "b", "c"};
+  for (size_t i = 0; i < 3; ++i) {
     EXPECT_TRUE(records.at(i)["ErrorCode"].error() == simdjson::NO_SUCH_FIELD);
-    log::ShardRouter router(2);
-    EXPECT_EQ(Str(records.at(i)["ShardId"]), log::ShardIdName(router.ShardFor(i == 0 ? "a" : "c")));
+    EXPECT_EQ(Str(records.at(i)["ShardId"]), log::ShardIdName(router.ShardFor(keys[i])));
+    auto seq = KinesisApi::ParseSequenceNumber(Str(records.at(i)["SequenceNumber"]));
+    ASSERT_TRUE(seq);
+    EXPECT_EQ(seq->offset, i);
   }
-  auto first = KinesisApi::ParseSequenceNumber(Str(records.at(0)["SequenceNumber"]));
-  auto last = KinesisApi::ParseSequenceNumber(Str(records.at(3)["SequenceNumber"]));
-  ASSERT_TRUE(first && last);
-  EXPECT_EQ(first->offset, 0u);
-  EXPECT_EQ(last->offset, 1u);
-  EXPECT_EQ(log_->DescribeStream("s")->end_offset, 2u);
+  EXPECT_EQ(log_->DescribeStream("s")->end_offset, 3u);
 }
 
-TEST_F(KinesisApiTest, PutRecordsAllFailedAppendsNothing) {
-  Create("s", 1);
-  auto r = Ok("PutRecords", R"({"StreamName":"s","Records":[{"PartitionKey":"","Data":""}]})");
-  EXPECT_EQ(uint64_t((*r)["FailedRecordCount"]), 1u);
+TEST_F(KinesisApiTest, PutRecordsWithAnInvalidEntryFailsWholeAndAppendsNothing) {
+  Create("s", 2);
+  const std::string big(1 << 20, 'x');  // with its key, one byte over 1 MiB
+  Fails("PutRecords",
+        R"({"StreamName":"s","Records":[{"PartitionKey":"a","Data":")" + B64("first") +
+            R"("},{"PartitionKey":"b","Data":")" + B64(big) + R"("}]})",
+        "ValidationException");
+  Fails("PutRecords",
+        R"({"StreamName":"s","Records":[{"PartitionKey":"a","Data":"AA=="},)"
+        R"({"PartitionKey":"","Data":"AA=="}]})",
+        "ValidationException");
   EXPECT_EQ(log_->DescribeStream("s")->end_offset, 0u);
 }
 
@@ -797,11 +796,12 @@ TEST_F(KinesisApiTest, FailedAppendsAreInternalFailures) {
   Fails("PutRecord", R"({"StreamName":"s","PartitionKey":"k","Data":"eA=="})", "InternalFailure",
         500);
   auto r = Ok("PutRecords", R"({"StreamName":"s","Records":[{"PartitionKey":"k","Data":"eA=="},)"
-                            R"({"PartitionKey":"","Data":"eA=="}]})");
+                            R"({"PartitionKey":"j","Data":"eA=="}]})");
   EXPECT_EQ(uint64_t((*r)["FailedRecordCount"]), 2u);
   dom::array records = (*r)["Records"];
   EXPECT_EQ(Str(records.at(0)["ErrorCode"]), "InternalFailure");
-  EXPECT_EQ(Str(records.at(1)["ErrorCode"]), "ValidationException");
+  EXPECT_EQ(Str(records.at(1)["ErrorCode"]), "InternalFailure");
+  EXPECT_EQ(log_->DescribeStream("s")->end_offset, 0u);
   fail = false;
   auto ok =
       Ok("PutRecords", R"({"StreamName":"s","Records":[{"PartitionKey":"k","Data":"eA=="}]})");
