@@ -163,15 +163,11 @@ class Parser {
       Add(pointer.empty() ? "/" : pointer, "must be an object");
       return machine;
     }
-    for (const std::string& key : doc.keys()) {
-      static const std::set<std::string, std::less<>> kTop = {
-          "StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"};
-      static const std::set<std::string, std::less<>> kNested = {
-          "StartAt", "States", "Comment", "ProcessorConfig", "QueryLanguage"};
-      if (!(top_level ? kTop : kNested).count(key)) {
-        Add(pointer + "/" + Escape(key), "unknown field");
-      }
-    }
+    static const std::set<std::string, std::less<>> kTop = {
+        "StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"};
+    static const std::set<std::string, std::less<>> kNested = {"StartAt", "States", "Comment",
+                                                               "ProcessorConfig", "QueryLanguage"};
+    CheckKnownFields(doc, pointer, top_level ? kTop : kNested);
     if (const JsonValue* ql = doc.Find("QueryLanguage")) CheckQueryLanguage(*ql, pointer);
     if (top_level) {
       if (const JsonValue* t = doc.Find("TimeoutSeconds")) {
@@ -316,26 +312,42 @@ class Parser {
     return out;
   }
 
-  void ParseRetry(const JsonValue& v, const std::string& p, State& s) {
+  // Flags every key of `object` that is not in `known` as an unknown field.
+  void CheckKnownFields(const JsonValue& object, const std::string& pointer,
+                        const std::set<std::string, std::less<>>& known) {
+    for (const std::string& key : object.keys()) {
+      if (!known.count(key)) Add(pointer + "/" + Escape(key), "unknown field");
+    }
+  }
+
+  // Retry and Catch: an array of objects with known fields; `parse` gets each object, its
+  // pointer and whether it is the last one.
+  template <typename ParseEntry>
+  void ForEachEntry(const JsonValue& v, const std::string& p,
+                    const std::set<std::string, std::less<>>& known, ParseEntry parse) {
     if (!v.IsArray()) {
       Add(p, "must be an array");
       return;
     }
-    static const std::set<std::string, std::less<>> kFields = {
-        "ErrorEquals",     "IntervalSeconds", "MaxAttempts", "BackoffRate",
-        "MaxDelaySeconds", "JitterStrategy",  "Comment"};
     for (size_t i = 0; i < v.size(); ++i) {
       const JsonValue& e = v.items()[i];
-      std::string ep = p + "/" + std::to_string(i);
+      const std::string ep = p + "/" + std::to_string(i);
       if (!e.IsObject()) {
         Add(ep, "must be an object");
         continue;
       }
-      for (const std::string& key : e.keys()) {
-        if (!kFields.count(key)) Add(ep + "/" + Escape(key), "unknown field");
-      }
+      CheckKnownFields(e, ep, known);
+      parse(e, ep, i + 1 == v.size());
+    }
+  }
+
+  void ParseRetry(const JsonValue& v, const std::string& p, State& s) {
+    static const std::set<std::string, std::less<>> kFields = {
+        "ErrorEquals",     "IntervalSeconds", "MaxAttempts", "BackoffRate",
+        "MaxDelaySeconds", "JitterStrategy",  "Comment"};
+    ForEachEntry(v, p, kFields, [&](const JsonValue& e, const std::string& ep, bool last) {
       Retrier r;
-      r.error_equals = ErrorEquals(e, ep, i + 1 == v.size());
+      r.error_equals = ErrorEquals(e, ep, last);
       if (const JsonValue* x = e.Find("IntervalSeconds")) {
         if (auto n = PositiveInt(*x, ep + "/IntervalSeconds")) r.interval_seconds = double(*n);
       }
@@ -360,28 +372,15 @@ class Parser {
         }
       }
       s.retry.push_back(std::move(r));
-    }
+    });
   }
 
   void ParseCatch(const JsonValue& v, const std::string& p, State& s) {
-    if (!v.IsArray()) {
-      Add(p, "must be an array");
-      return;
-    }
     static const std::set<std::string, std::less<>> kFields = {"ErrorEquals", "Next", "ResultPath",
                                                                "Comment"};
-    for (size_t i = 0; i < v.size(); ++i) {
-      const JsonValue& e = v.items()[i];
-      std::string ep = p + "/" + std::to_string(i);
-      if (!e.IsObject()) {
-        Add(ep, "must be an object");
-        continue;
-      }
-      for (const std::string& key : e.keys()) {
-        if (!kFields.count(key)) Add(ep + "/" + Escape(key), "unknown field");
-      }
+    ForEachEntry(v, p, kFields, [&](const JsonValue& e, const std::string& ep, bool last) {
       Catcher c;
-      c.error_equals = ErrorEquals(e, ep, i + 1 == v.size());
+      c.error_equals = ErrorEquals(e, ep, last);
       const JsonValue* next = e.Find("Next");
       if (next == nullptr || !next->IsString()) {
         Add(ep + "/Next", "missing required field Next");
@@ -390,7 +389,7 @@ class Parser {
       }
       c.result_path = NullablePath(e, "ResultPath", ep, true, false);
       s.catchers.push_back(std::move(c));
-    }
+    });
   }
 
   void CheckOperand(const std::string& op, const JsonValue& v, const std::string& p) {
