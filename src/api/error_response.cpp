@@ -13,7 +13,13 @@ int HttpStatusFor(ErrorCode code) {
     case ErrorCode::kMalformedBody:
     case ErrorCode::kMalformedJson:
     case ErrorCode::kValidationFailed:
-    case ErrorCode::kUnsupportedEncoding: return 400;
+    case ErrorCode::kUnsupportedEncoding:
+    case ErrorCode::kEmptyInput:
+    case ErrorCode::kInvalidTextEncoding:
+    case ErrorCode::kInvalidDefinition: return 400;
+    // The file is well-formed but cannot join the table as it is: the client must change the file
+    // or the table, so not a retryable failure.
+    case ErrorCode::kSchemaIncompatible: return 422;
     case ErrorCode::kPayloadTooLarge:
     case ErrorCode::kRecordTooLarge:
     case ErrorCode::kDecompressedTooLarge: return 413;
@@ -22,7 +28,8 @@ int HttpStatusFor(ErrorCode code) {
     case ErrorCode::kNotFound:
     case ErrorCode::kStreamNotFound:
     case ErrorCode::kTableNotFound:
-    case ErrorCode::kRouteNotFound: return 404;
+    case ErrorCode::kRouteNotFound:
+    case ErrorCode::kPipelineNotFound: return 404;
     case ErrorCode::kMethodNotAllowed: return 405;
     case ErrorCode::kAlreadyExists:
     case ErrorCode::kConflict: return 409;
@@ -41,6 +48,8 @@ int HttpStatusFor(ErrorCode code) {
     // Someone cancelled the query on purpose: the request conflicts with the query's state. Not a
     // server fault (500), and not to be retried blindly. Cancellation by shutdown is ShuttingDown.
     case ErrorCode::kQueryCancelled: return 409;
+    // The run was refused by its own quality rules: the data must change, not the request.
+    case ErrorCode::kDataQualityFailed: return 409;
 
     case ErrorCode::kUnavailable:
     case ErrorCode::kShuttingDown:

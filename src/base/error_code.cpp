@@ -14,6 +14,10 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kDecompressedTooLarge: return "DecompressedTooLarge";
     case ErrorCode::kUnsupportedMediaType: return "UnsupportedMediaType";
     case ErrorCode::kUnsupportedEncoding: return "UnsupportedEncoding";
+    case ErrorCode::kEmptyInput: return "EmptyInput";
+    case ErrorCode::kInvalidTextEncoding: return "InvalidTextEncoding";
+    case ErrorCode::kSchemaIncompatible: return "SchemaIncompatible";
+    case ErrorCode::kInvalidDefinition: return "InvalidDefinition";
     case ErrorCode::kNotFound: return "NotFound";
     case ErrorCode::kStreamNotFound: return "StreamNotFound";
     case ErrorCode::kTableNotFound: return "TableNotFound";
@@ -21,12 +25,14 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kMethodNotAllowed: return "MethodNotAllowed";
     case ErrorCode::kAlreadyExists: return "AlreadyExists";
     case ErrorCode::kConflict: return "Conflict";
+    case ErrorCode::kPipelineNotFound: return "PipelineNotFound";
     case ErrorCode::kUnauthenticated: return "Unauthenticated";
     case ErrorCode::kAccessDenied: return "AccessDenied";
     case ErrorCode::kSqlError: return "SqlError";
     case ErrorCode::kQueryTimeout: return "QueryTimeout";
     case ErrorCode::kQueryMemoryLimit: return "QueryMemoryLimit";
     case ErrorCode::kQueryCancelled: return "QueryCancelled";
+    case ErrorCode::kDataQualityFailed: return "DataQualityFailed";
     case ErrorCode::kUnavailable: return "Unavailable";
     case ErrorCode::kShuttingDown: return "ShuttingDown";
     case ErrorCode::kDiskFull: return "DiskFull";

@@ -20,6 +20,10 @@ enum class ErrorCode : uint16_t {
   kDecompressedTooLarge,
   kUnsupportedMediaType,
   kUnsupportedEncoding,
+  kEmptyInput,           // a zero-byte file, a file with no rows where rows are needed
+  kInvalidTextEncoding,  // bytes that are not text in the declared encoding (invalid UTF-8)
+  kSchemaIncompatible,   // a file whose columns cannot join the table's schema
+  kInvalidDefinition,    // a pipeline (or workflow) definition that does not validate
   // Things that are not there, or are there already.
   kNotFound,
   kStreamNotFound,
@@ -28,6 +32,7 @@ enum class ErrorCode : uint16_t {
   kMethodNotAllowed,
   kAlreadyExists,
   kConflict,
+  kPipelineNotFound,
   // Access.
   kUnauthenticated,
   kAccessDenied,
@@ -36,6 +41,8 @@ enum class ErrorCode : uint16_t {
   kQueryTimeout,
   kQueryMemoryLimit,
   kQueryCancelled,
+  // Pipelines.
+  kDataQualityFailed,  // a data-quality rule with on_failure "stop" failed; nothing was committed
   // The platform itself.
   kUnavailable,
   kShuttingDown,

@@ -23,6 +23,25 @@ std::array<uint8_t, N> Digest(const EVP_MD* md, std::string_view data) {
 Md5Digest Md5(std::string_view data) { return Digest<16>(EVP_md5(), data); }
 Sha256Digest Sha256(std::string_view data) { return Digest<32>(EVP_sha256(), data); }
 
+Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
+  BASIN_CHECK(ctx_ != nullptr);
+  BASIN_CHECK(EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr) == 1);
+}
+
+Sha256Hasher::~Sha256Hasher() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+void Sha256Hasher::Update(std::string_view data) {
+  BASIN_CHECK(EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size()) == 1);
+}
+
+Sha256Digest Sha256Hasher::Finish() {
+  Sha256Digest out{};
+  unsigned int len = 0;
+  BASIN_CHECK(EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), out.data(), &len) == 1);
+  BASIN_CHECK(len == out.size());
+  return out;
+}
+
 std::string HexEncode(const uint8_t* data, size_t size) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out(size * 2, '0');

@@ -20,7 +20,7 @@
 namespace basin::catalog {
 namespace {
 
-constexpr std::string_view kZones[] = {"raw", "processed", "curated", "quarantine"};
+constexpr std::string_view kZones[] = {"raw", "processed", "curated", "quarantine", "system"};
 constexpr size_t kMaxTableNameLength = 128;
 constexpr size_t kMaxColumnNameLength = 255;
 constexpr size_t kMaxTypeLength = 1024;
@@ -95,6 +95,17 @@ CREATE TABLE stream_offsets (
   PRIMARY KEY (stream, consumer)
 ) WITHOUT ROWID;
 )sql",
+    // 2: the system zone (Basin's own records as tables); snapshot kinds beyond the operation
+    // column's CHECK (an ETL overwrite is stored as operation 'compact', kind 'overwrite');
+    // idempotency keys of commits.
+    R"sql(
+INSERT INTO zones (name) VALUES ('system');
+ALTER TABLE snapshots ADD COLUMN kind TEXT CHECK (kind IN ('append', 'compact', 'overwrite'));
+CREATE TABLE commit_keys (
+  key TEXT PRIMARY KEY,
+  created_time_us INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
 
@@ -114,7 +125,7 @@ bool IsValidTableName(std::string_view name) {
 Status ValidateRef(const TableRef& ref) {
   if (!IsKnownZone(ref.zone)) {
     return Error(ErrorCode::kInvalidArgument,
-                 "unknown zone '" + ref.zone + "' (raw, processed, curated, quarantine)");
+                 "unknown zone '" + ref.zone + "' (raw, processed, curated, quarantine, system)");
   }
   if (!IsValidTableName(ref.name)) {
     return Error(ErrorCode::kInvalidArgument,
@@ -667,6 +678,15 @@ Status CheckOffsetDirection(const std::optional<OffsetAdvance>& offset) {
   return Status::Ok();
 }
 
+std::string_view ChangeKindName(ChangeKind kind) {
+  switch (kind) {
+    case ChangeKind::kAppend: return "append";
+    case ChangeKind::kCompact: return "compact";
+    case ChangeKind::kOverwrite: return "overwrite";
+  }
+  return "append";
+}
+
 DataFile FileFromRow(const Statement& s) {
   DataFile f;
   f.id = s.Int(0);
@@ -693,6 +713,13 @@ Result<TableRef> TableRef::Parse(std::string_view qualified) {
   TableRef ref{std::string(qualified.substr(0, dot)), std::string(qualified.substr(dot + 1))};
   BASIN_RETURN_IF_ERROR(ValidateRef(ref));
   return ref;
+}
+
+std::string TableConsumerStream(const TableRef& ref) { return "table:" + ref.Qualified(); }
+
+TableRef QuarantineTableFor(const TableRef& table) {
+  if (table.zone == "raw" || table.zone == "quarantine") return {"quarantine", table.name};
+  return {"quarantine", table.zone + "_" + table.name};
 }
 
 // ---- Catalog -----------------------------------------------------------------------------------
@@ -829,18 +856,23 @@ struct Catalog::Impl {
   }
 
   // Inside a write transaction: a new snapshot of `table` and it becomes the current one.
-  Result<int64_t> InsertSnapshot(const TableInfo& table, std::string_view operation,
-                                 int64_t now) const {
+  Result<int64_t> InsertSnapshot(const TableInfo& table, ChangeKind kind, int64_t now) const {
+    // The operation column predates overwrites (its CHECK cannot change): an overwrite, which
+    // also removes files, is stored as 'compact' there and told apart by `kind`.
+    const std::string_view operation = kind == ChangeKind::kAppend ? "append" : "compact";
     {
-      BASIN_ASSIGN_OR_RETURN(auto s,
-                             Prepare("INSERT INTO snapshots (table_id, parent_id, created_time_us, "
-                                     "operation, schema_version) VALUES (?1, ?2, ?3, ?4, ?5)"));
+      BASIN_ASSIGN_OR_RETURN(
+          auto s, Prepare("INSERT INTO snapshots (table_id, parent_id, created_time_us, "
+                          "operation, schema_version, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
       s->Bind(1, table.id);
       if (table.current_snapshot_id == 0)
         s->BindNull(2);
       else
         s->Bind(2, table.current_snapshot_id);
-      s->Bind(3, now).Bind(4, operation).Bind(5, table.schema.version);
+      s->Bind(3, now)
+          .Bind(4, operation)
+          .Bind(5, table.schema.version)
+          .Bind(6, ChangeKindName(kind));
       BASIN_RETURN_IF_ERROR(s->Run());
     }
     const int64_t snapshot_id = sqlite3_last_insert_rowid(db);
@@ -879,6 +911,64 @@ struct Catalog::Impl {
         .Bind(3, static_cast<int64_t>(offset->to))
         .Bind(4, now);
     return s->Run();
+  }
+
+  // Inside a write transaction: the consumers of a stream and their offsets.
+  Result<std::vector<ConsumerOffset>> ConsumersOf(const std::string& stream) const {
+    BASIN_ASSIGN_OR_RETURN(auto s, Prepare("SELECT consumer, committed_offset FROM stream_offsets "
+                                           "WHERE stream = ?1 ORDER BY consumer"));
+    s->Bind(1, stream);
+    std::vector<ConsumerOffset> out;
+    for (;;) {
+      BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      out.push_back({s->Text(0), static_cast<uint64_t>(s->Int(1))});
+    }
+    return out;
+  }
+
+  // Inside a write transaction: one table's part of a commit. Returns the new snapshot id, or 0
+  // when the change adds and removes nothing.
+  Result<int64_t> ApplyChange(const TableInfo& table, const TableChange& change,
+                              int64_t now) const {
+    BASIN_RETURN_IF_ERROR(ValidateFiles(change.added, table));
+    if (change.added.empty() && change.removed_file_ids.empty()) return int64_t{0};
+    const std::set<int64_t> removed(change.removed_file_ids.begin(), change.removed_file_ids.end());
+    // A compaction may only merge files that every incremental reader of the table has read:
+    // it skips compacted files as old news.
+    std::optional<uint64_t> horizon;
+    if (change.kind == ChangeKind::kCompact) {
+      BASIN_ASSIGN_OR_RETURN(std::vector<ConsumerOffset> consumers,
+                             ConsumersOf(TableConsumerStream(table.ref)));
+      for (const ConsumerOffset& c : consumers) {
+        horizon = horizon ? std::min(*horizon, c.offset) : c.offset;
+      }
+    }
+    for (int64_t id : removed) {
+      BASIN_ASSIGN_OR_RETURN(auto s,
+                             Prepare("SELECT added_snapshot_id FROM data_files WHERE id = ?1 AND "
+                                     "table_id = ?2 AND removed_snapshot_id IS NULL"));
+      s->Bind(1, id).Bind(2, table.id);
+      BASIN_ASSIGN_OR_RETURN(bool live, s->Step());
+      if (!live) {
+        return Error(ErrorCode::kConflict, "file " + std::to_string(id) + " is no longer live in " +
+                                               table.ref.Qualified());
+      }
+      if (horizon && static_cast<uint64_t>(s->Int(0)) > *horizon) {
+        return Error(ErrorCode::kConflict, "file " + std::to_string(id) + " of " +
+                                               table.ref.Qualified() +
+                                               " is not yet read by every consumer of the table");
+      }
+    }
+    BASIN_ASSIGN_OR_RETURN(int64_t snapshot_id, InsertSnapshot(table, change.kind, now));
+    for (int64_t id : removed) {
+      BASIN_ASSIGN_OR_RETURN(auto s, Prepare("UPDATE data_files SET removed_snapshot_id = "
+                                             "?1, removed_time_us = ?2 WHERE id = ?3"));
+      s->Bind(1, snapshot_id).Bind(2, now).Bind(3, id);
+      BASIN_RETURN_IF_ERROR(s->Run());
+    }
+    BASIN_RETURN_IF_ERROR(InsertFiles(table.id, snapshot_id, change.added));
+    return snapshot_id;
   }
 
   Status InsertFiles(int64_t table_id, int64_t snapshot_id,
@@ -1075,7 +1165,8 @@ Result<Snapshot> Catalog::CurrentSnapshot(const TableRef& ref) const {
     if (snap.id == 0) return Status::Ok();
     {
       BASIN_ASSIGN_OR_RETURN(
-          auto s, impl_->Prepare("SELECT created_time_us, operation FROM snapshots WHERE id = ?1"));
+          auto s, impl_->Prepare("SELECT created_time_us, COALESCE(kind, operation) FROM snapshots "
+                                 "WHERE id = ?1"));
       s->Bind(1, snap.id);
       BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
       if (!row) {
@@ -1111,7 +1202,7 @@ Result<int64_t> Catalog::CommitAppend(int64_t table_id, std::vector<DataFile> fi
     BASIN_ASSIGN_OR_RETURN(TableInfo table, impl_->TableById(table_id));
     BASIN_RETURN_IF_ERROR(ValidateFiles(files, table));
     BASIN_RETURN_IF_ERROR(impl_->AdvanceOffset(offset, now));
-    BASIN_ASSIGN_OR_RETURN(snapshot_id, impl_->InsertSnapshot(table, "append", now));
+    BASIN_ASSIGN_OR_RETURN(snapshot_id, impl_->InsertSnapshot(table, ChangeKind::kAppend, now));
     return impl_->InsertFiles(table.id, snapshot_id, files);
   }));
   return snapshot_id;
@@ -1119,59 +1210,128 @@ Result<int64_t> Catalog::CommitAppend(int64_t table_id, std::vector<DataFile> fi
 
 Result<int64_t> Catalog::CommitAppends(std::vector<TableAppend> appends,
                                        const std::optional<OffsetAdvance>& offset) {
-  BASIN_RETURN_IF_ERROR(CheckOffsetDirection(offset));
+  CommitRequest request;
+  std::vector<int64_t> table_ids;
+  for (TableAppend& append : appends) {
+    table_ids.push_back(append.table_id);
+    request.changes.push_back({append.table_id, ChangeKind::kAppend, {}, std::move(append.files)});
+  }
+  if (offset) request.offsets.push_back(*offset);
+  BASIN_ASSIGN_OR_RETURN(CommitResult result, Commit(std::move(request)));
+  if (result.snapshot_ids.empty()) return int64_t{0};
+  if (result.snapshot_ids[0] != 0) return result.snapshot_ids[0];
+  // The first table got no snapshot (no files): its current one is the answer.
   std::lock_guard lock(impl_->mu);
-  int64_t first_snapshot_id = 0;
-  BASIN_RETURN_IF_ERROR(impl_->InTransaction(true, [&]() -> Status {
-    const int64_t now = impl_->clock->NowMicros();
-    BASIN_RETURN_IF_ERROR(impl_->AdvanceOffset(offset, now));
-    for (size_t i = 0; i < appends.size(); ++i) {
-      // Read inside the loop: a table named twice chains its second snapshot to its first.
-      BASIN_ASSIGN_OR_RETURN(TableInfo table, impl_->TableById(appends[i].table_id));
-      BASIN_RETURN_IF_ERROR(ValidateFiles(appends[i].files, table));
-      int64_t snapshot_id = table.current_snapshot_id;
-      if (!appends[i].files.empty()) {
-        BASIN_ASSIGN_OR_RETURN(snapshot_id, impl_->InsertSnapshot(table, "append", now));
-        BASIN_RETURN_IF_ERROR(impl_->InsertFiles(table.id, snapshot_id, appends[i].files));
-      }
-      if (i == 0) first_snapshot_id = snapshot_id;
-    }
-    return Status::Ok();
-  }));
-  return first_snapshot_id;
+  BASIN_ASSIGN_OR_RETURN(TableInfo table, impl_->TableById(table_ids[0]));
+  return table.current_snapshot_id;
 }
 
 Result<int64_t> Catalog::CommitReplace(int64_t table_id,
                                        const std::vector<int64_t>& removed_file_ids,
                                        std::vector<DataFile> added) {
+  CommitRequest request;
+  request.changes.push_back({table_id, ChangeKind::kCompact, removed_file_ids, std::move(added)});
+  BASIN_ASSIGN_OR_RETURN(CommitResult result, Commit(std::move(request)));
+  if (result.snapshot_ids[0] != 0) return result.snapshot_ids[0];
+  // Nothing removed and nothing added: no snapshot, the table stays where it is.
   std::lock_guard lock(impl_->mu);
-  int64_t snapshot_id = 0;
+  BASIN_ASSIGN_OR_RETURN(TableInfo table, impl_->TableById(table_id));
+  return table.current_snapshot_id;
+}
+
+Result<CommitResult> Catalog::Commit(CommitRequest request) {
+  for (const OffsetAdvance& offset : request.offsets) {
+    BASIN_RETURN_IF_ERROR(CheckOffsetDirection(offset));
+  }
+  for (const TableChange& change : request.changes) {
+    if (change.kind == ChangeKind::kAppend && !change.removed_file_ids.empty()) {
+      return Error(ErrorCode::kInvalidArgument, "an append cannot remove files");
+    }
+  }
+  for (const std::string& key : request.keys) {
+    if (key.empty() || key.size() > 1024) {
+      return Error(ErrorCode::kInvalidArgument, "a commit key must be 1-1024 bytes");
+    }
+  }
+  std::lock_guard lock(impl_->mu);
+  CommitResult result;
   BASIN_RETURN_IF_ERROR(impl_->InTransaction(true, [&]() -> Status {
-    BASIN_ASSIGN_OR_RETURN(TableInfo table, impl_->TableById(table_id));
-    BASIN_RETURN_IF_ERROR(ValidateFiles(added, table));
-    const std::set<int64_t> removed(removed_file_ids.begin(), removed_file_ids.end());
-    for (int64_t id : removed) {
-      BASIN_ASSIGN_OR_RETURN(
-          auto s, impl_->Prepare("SELECT 1 FROM data_files WHERE id = ?1 AND table_id = ?2 "
-                                 "AND removed_snapshot_id IS NULL"));
-      s->Bind(1, id).Bind(2, table_id);
-      BASIN_ASSIGN_OR_RETURN(bool live, s->Step());
-      if (!live) {
-        return Error(ErrorCode::kConflict, "file " + std::to_string(id) + " is no longer live in " +
-                                               table.ref.Qualified());
+    result.snapshot_ids.clear();
+    const int64_t now = impl_->clock->NowMicros();
+    for (const std::string& key : request.keys) {
+      BASIN_ASSIGN_OR_RETURN(auto s,
+                             impl_->Prepare("INSERT INTO commit_keys (key, created_time_us) "
+                                            "VALUES (?1, ?2) ON CONFLICT DO NOTHING"));
+      s->Bind(1, key).Bind(2, now);
+      BASIN_RETURN_IF_ERROR(s->Run());
+      if (sqlite3_changes(impl_->db) == 0) {
+        return Error(ErrorCode::kAlreadyExists, "commit " + key + " happened before");
       }
     }
-    const int64_t now = impl_->clock->NowMicros();
-    BASIN_ASSIGN_OR_RETURN(snapshot_id, impl_->InsertSnapshot(table, "compact", now));
-    for (int64_t id : removed) {
-      BASIN_ASSIGN_OR_RETURN(auto s, impl_->Prepare("UPDATE data_files SET removed_snapshot_id = "
-                                                    "?1, removed_time_us = ?2 WHERE id = ?3"));
-      s->Bind(1, snapshot_id).Bind(2, now).Bind(3, id);
-      BASIN_RETURN_IF_ERROR(s->Run());
+    for (const OffsetAdvance& offset : request.offsets) {
+      BASIN_RETURN_IF_ERROR(impl_->AdvanceOffset(offset, now));
     }
-    return impl_->InsertFiles(table.id, snapshot_id, added);
+    for (const TableChange& change : request.changes) {
+      // Read inside the loop: a table named twice chains its second snapshot to its first.
+      BASIN_ASSIGN_OR_RETURN(TableInfo table, impl_->TableById(change.table_id));
+      BASIN_ASSIGN_OR_RETURN(int64_t snapshot_id, impl_->ApplyChange(table, change, now));
+      result.snapshot_ids.push_back(snapshot_id);
+    }
+    return Status::Ok();
   }));
-  return snapshot_id;
+  return result;
+}
+
+Result<bool> Catalog::HasCommitKey(std::string_view key) const {
+  std::lock_guard lock(impl_->mu);
+  BASIN_ASSIGN_OR_RETURN(auto s, impl_->Prepare("SELECT 1 FROM commit_keys WHERE key = ?1"));
+  s->Bind(1, key);
+  return s->Step();
+}
+
+Result<std::vector<DataFile>> Catalog::NewFilesSince(int64_t table_id, int64_t after_snapshot_id,
+                                                     int64_t up_to_snapshot_id) const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<DataFile> out;
+  BASIN_RETURN_IF_ERROR(impl_->InTransaction(false, [&]() -> Status {
+    BASIN_RETURN_IF_ERROR(impl_->TableById(table_id).status());
+    // Files of the snapshot `up_to`, added after `after` by a snapshot that brought new data.
+    BASIN_ASSIGN_OR_RETURN(
+        auto s,
+        impl_->Prepare(
+            "SELECT f.id, f.path, f.partition_path, f.row_count, f.size_bytes, f.min_time_us, "
+            "f.max_time_us, f.added_snapshot_id FROM data_files f "
+            "JOIN snapshots a ON a.id = f.added_snapshot_id "
+            "WHERE f.table_id = ?1 AND f.added_snapshot_id <= ?3 "
+            "AND (f.removed_snapshot_id IS NULL OR f.removed_snapshot_id > ?3) "
+            "AND (?2 = 0 OR (f.added_snapshot_id > ?2 "
+            "AND COALESCE(a.kind, a.operation) IN ('append', 'overwrite'))) "
+            "ORDER BY f.id"));
+    s->Bind(1, table_id).Bind(2, after_snapshot_id).Bind(3, up_to_snapshot_id);
+    for (;;) {
+      BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      out.push_back(FileFromRow(*s));
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Status Catalog::RegisterConsumer(const std::string& stream, const std::string& consumer) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->InTransaction(true, [&]() -> Status {
+    BASIN_ASSIGN_OR_RETURN(
+        auto s, impl_->Prepare("INSERT INTO stream_offsets (stream, consumer, committed_offset, "
+                               "updated_time_us) VALUES (?1, ?2, 0, ?3) ON CONFLICT DO NOTHING"));
+    s->Bind(1, stream).Bind(2, consumer).Bind(3, impl_->clock->NowMicros());
+    return s->Run();
+  });
+}
+
+Result<std::vector<ConsumerOffset>> Catalog::ListConsumers(const std::string& stream) const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->ConsumersOf(stream);
 }
 
 Result<uint64_t> Catalog::GetStreamOffset(const std::string& stream,

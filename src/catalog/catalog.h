@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
@@ -27,7 +28,8 @@ struct TableSchema {
   std::vector<Column> partition_columns;
 };
 
-// "raw.clickstream": a zone (raw, processed, curated, quarantine) and a table name.
+// "raw.clickstream": a zone (raw, processed, curated, quarantine, system) and a table name.
+// `system` holds Basin's own records as tables: pipeline runs, data-quality results, loads.
 struct TableRef {
   std::string zone;
   std::string name;
@@ -36,6 +38,13 @@ struct TableRef {
   static Result<TableRef> Parse(std::string_view qualified);
   friend bool operator==(const TableRef&, const TableRef&) = default;
 };
+
+// Where the rows that a table's writer rejects are kept: `quarantine.<name>` for a raw table
+// (raw.orders -> quarantine.orders, the loader's quarantine.clickstream), and
+// `quarantine.<zone>_<name>` for processed and curated tables (processed.orders ->
+// quarantine.processed_orders), so that a raw table and the processed table of the same name
+// never share one.
+TableRef QuarantineTableFor(const TableRef& table);
 
 struct TableInfo {
   int64_t id = 0;
@@ -63,7 +72,7 @@ struct Snapshot {
   int64_t id = 0;  // 0: the table has no commit yet (and no files)
   int64_t table_id = 0;
   int64_t created_time_us = 0;
-  std::string operation;  // "append", "compact"
+  std::string operation;  // "append", "compact", "overwrite" (see ChangeKind)
   TableSchema schema;
   std::vector<DataFile> files;
 };
@@ -88,6 +97,49 @@ struct TableAppend {
   int64_t table_id = 0;
   std::vector<DataFile> files;
 };
+
+// How a commit changes a table. Readers that consume a table incrementally (ETL pipelines) read
+// the files of append and overwrite snapshots; a compaction's files hold rows they already saw.
+enum class ChangeKind {
+  kAppend,     // adds files; removes none
+  kCompact,    // replaces files by files with the same rows (merged, deduplicated)
+  kOverwrite,  // replaces files by files with new content (an ETL refresh of partitions)
+};
+
+// What one Commit does to one table.
+struct TableChange {
+  int64_t table_id = 0;
+  ChangeKind kind = ChangeKind::kAppend;
+  std::vector<int64_t> removed_file_ids;  // each must be live in the table, else Conflict
+  std::vector<DataFile> added;
+};
+
+// Everything one Commit makes visible together, in one SQLite transaction, or none of it.
+struct CommitRequest {
+  // A table whose change adds and removes nothing gets no snapshot. A table may appear twice;
+  // its second snapshot then follows its first.
+  std::vector<TableChange> changes;
+  std::vector<OffsetAdvance> offsets;
+  // Idempotency keys ("batch:raw.orders:<sha256>", "object:<sha256>"): AlreadyExists, and
+  // nothing committed, if any of them was committed before. This is how a file is loaded once.
+  std::vector<std::string> keys;
+};
+
+struct CommitResult {
+  std::vector<int64_t> snapshot_ids;  // one per change, in order; 0 for a change with no snapshot
+};
+
+// A consumer's position in a stream (see GetStreamOffset).
+struct ConsumerOffset {
+  std::string consumer;
+  uint64_t offset = 0;
+};
+
+// The stream name under which the consumers of a table keep their positions (snapshot ids):
+// "table:raw.clickstream". A compaction may only replace files that every such consumer has
+// read (added at or before its offset): the catalog refuses it otherwise, so an incremental
+// reader never misses rows that were merged into a file it skips.
+std::string TableConsumerStream(const TableRef& ref);
 
 class Catalog {
  public:
@@ -126,6 +178,26 @@ class Catalog {
   // `removed_file_ids` is no longer live in the table. Returns the new snapshot id.
   Result<int64_t> CommitReplace(int64_t table_id, const std::vector<int64_t>& removed_file_ids,
                                 std::vector<DataFile> added);
+
+  // The general commit: any mix of appends, compactions and overwrites over several tables,
+  // stream offset moves and idempotency keys, atomically. The narrower Commit* calls above are
+  // shorthands for it. Conflict on a stale offset or a removed file that is no longer live, or on
+  // a compaction of files a table consumer has not read yet; AlreadyExists on a known key.
+  Result<CommitResult> Commit(CommitRequest request);
+
+  // Whether a commit with this idempotency key has happened.
+  Result<bool> HasCommitKey(std::string_view key) const;
+
+  // The files of the table's snapshot `up_to_snapshot_id` that hold data new since
+  // `after_snapshot_id`: those added by append or overwrite snapshots in (after, up_to]. With
+  // after = 0, every file of the snapshot. This is what an incremental reader reads.
+  Result<std::vector<DataFile>> NewFilesSince(int64_t table_id, int64_t after_snapshot_id,
+                                              int64_t up_to_snapshot_id) const;
+
+  // Creates the consumer's offset at 0 if it has none (so that compaction waits for it).
+  Status RegisterConsumer(const std::string& stream, const std::string& consumer);
+  // Every consumer of a stream with its committed offset, by consumer name.
+  Result<std::vector<ConsumerOffset>> ListConsumers(const std::string& stream) const;
 
   // The committed offset of a consumer in a stream; 0 if it never committed.
   Result<uint64_t> GetStreamOffset(const std::string& stream, const std::string& consumer) const;

@@ -1,5 +1,6 @@
 #include "ingest/compactor.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -83,8 +84,17 @@ Result<Compactor::Outcome> Compactor::RunOnce() {
     auto table = catalog_->GetTable(spec.table);
     if (!table.ok()) continue;  // not created yet
     BASIN_ASSIGN_OR_RETURN(auto snapshot, catalog_->CurrentSnapshot(spec.table));
+    // Files an incremental reader (an ETL pipeline) has not read yet must stay as they are: it
+    // skips compacted files as rows it has seen (the catalog refuses such a commit anyway).
+    BASIN_ASSIGN_OR_RETURN(auto consumers,
+                           catalog_->ListConsumers(catalog::TableConsumerStream(spec.table)));
+    int64_t horizon = INT64_MAX;
+    for (const catalog::ConsumerOffset& c : consumers) {
+      horizon = std::min(horizon, static_cast<int64_t>(c.offset));
+    }
     std::map<std::string, std::vector<catalog::DataFile>> small_files;
     for (const auto& f : snapshot.files) {
+      if (f.added_snapshot_id > horizon) continue;
       if (static_cast<uint64_t>(f.size_bytes) < options_.target_file_bytes / 2) {
         small_files[f.partition].push_back(f);
       }

@@ -73,21 +73,16 @@ Status ParquetFileWriter::EndRow() {
   return Status::Ok();
 }
 
-Result<WrittenFile> ParquetFileWriter::Write(const std::string& path, std::string_view where,
-                                             std::string_view order_by) {
-  BASIN_RETURN_IF_ERROR(appender_->Flush());
+Result<WrittenFile> WriteParquet(DuckDb& db, std::string_view select_sql, const std::string& path) {
   const std::filesystem::path final_path(path);
   std::filesystem::path dir = final_path.parent_path();
   if (dir.empty()) dir = ".";
   BASIN_RETURN_IF_ERROR(CreateDurableDirectories(dir));
-
   const std::string tmp = path + ".tmp";
-  // The newlines end any trailing "--" comment in the caller's SQL before our own text goes on.
-  std::string sql = "COPY (SELECT * FROM buffer";
-  if (!where.empty()) sql += " WHERE (" + std::string(where) + "\n)";
-  if (!order_by.empty()) sql += " ORDER BY " + std::string(order_by) + "\n";
-  sql += ") TO " + QuoteLiteral(tmp) + " (FORMAT parquet, COMPRESSION zstd)";
-  Result<QueryResult> copied = db_->Query(sql);
+  // The newline ends any trailing "--" comment in the caller's SQL before our own text goes on.
+  const std::string sql = "COPY (" + std::string(select_sql) + "\n) TO " + QuoteLiteral(tmp) +
+                          " (FORMAT parquet, COMPRESSION zstd)";
+  Result<QueryResult> copied = db.Query(sql);
   auto remove_tmp = [&] {
     std::error_code ignored;
     std::filesystem::remove(tmp, ignored);
@@ -115,6 +110,16 @@ Result<WrittenFile> ParquetFileWriter::Write(const std::string& path, std::strin
   std::error_code ec;
   const uintmax_t size = std::filesystem::file_size(final_path, ec);
   if (ec) return ErrnoStatus(ec.value(), "stat " + path);
+  return WrittenFile{path, rows, static_cast<int64_t>(size)};
+}
+
+Result<WrittenFile> ParquetFileWriter::Write(const std::string& path, std::string_view where,
+                                             std::string_view order_by) {
+  BASIN_RETURN_IF_ERROR(appender_->Flush());
+  std::string select = "SELECT * FROM buffer";
+  if (!where.empty()) select += " WHERE (" + std::string(where) + "\n)";
+  if (!order_by.empty()) select += " ORDER BY " + std::string(order_by) + "\n";
+  BASIN_ASSIGN_OR_RETURN(WrittenFile written, WriteParquet(*db_, select, path));
   if (where.empty()) {
     BASIN_RETURN_IF_ERROR(Clear());
   } else {
@@ -127,7 +132,7 @@ Result<WrittenFile> ParquetFileWriter::Write(const std::string& path, std::strin
       buffered_rows_ -= deleted.rows[0][0].i;
     }
   }
-  return WrittenFile{path, rows, static_cast<int64_t>(size)};
+  return written;
 }
 
 Status ParquetFileWriter::Clear() {

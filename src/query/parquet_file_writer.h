@@ -17,6 +17,12 @@ struct WrittenFile {
   int64_t size_bytes = 0;
 };
 
+// Writes the rows of `select_sql` (run on `db`) to a Parquet file (zstd) at `path` durably:
+// written to `<path>.tmp`, fsync()ed, renamed, the folder fsync()ed (and any new folders above it
+// made durable). A full disk is DiskFull, other file system failures IoError, bad SQL SqlError;
+// on failure no file is left at `path` or `<path>.tmp`.
+Result<WrittenFile> WriteParquet(DuckDb& db, std::string_view select_sql, const std::string& path);
+
 // Buffers typed rows in an in-memory DuckDB table and writes them out as a Parquet file (zstd).
 // This is the path by which Basin code writes Parquet: the loader and ETL use it. Files are
 // written to `<path>.tmp`, fsync()ed, renamed to `path`, and the folder is fsync()ed, so a file

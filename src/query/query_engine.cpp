@@ -114,16 +114,13 @@ std::string ViewName(const catalog::TableRef& ref) {
   return QuoteIdentifier(ref.zone) + "." + QuoteIdentifier(ref.name);
 }
 
-// The view of one snapshot. Column types are the catalog's (validated there to be plain type
-// names, so pasting them is safe); file paths are literals. The empty typed SELECT joined BY
-// NAME gives every schema column even when no file has it yet (a column added by schema
-// evolution); DuckDB's optimizer removes it, and filters and projections still reach the
-// Parquet scan (including hive partition pruning).
-std::string ViewSql(const catalog::TableRef& ref, const catalog::Snapshot& snapshot,
-                    const std::string& lake_root) {
-  const catalog::TableSchema& schema = snapshot.schema;
-  std::string sql = "CREATE OR REPLACE VIEW " + ViewName(ref) + " AS SELECT ";
-  if (snapshot.files.empty()) return sql + EmptyColumns(schema) + " WHERE false";
+}  // namespace
+
+std::string TableScanSql(const catalog::TableSchema& schema,
+                         const std::vector<catalog::DataFile>& files,
+                         const std::string& lake_root) {
+  if (files.empty()) return "SELECT " + EmptyColumns(schema) + " WHERE false";
+  std::string sql = "SELECT ";
   bool first = true;
   for (const auto* list : {&schema.columns, &schema.partition_columns}) {
     for (const catalog::Column& c : *list) {
@@ -134,9 +131,9 @@ std::string ViewSql(const catalog::TableRef& ref, const catalog::Snapshot& snaps
     }
   }
   sql += " FROM (SELECT * FROM read_parquet([";
-  for (size_t i = 0; i < snapshot.files.size(); ++i) {
+  for (size_t i = 0; i < files.size(); ++i) {
     if (i > 0) sql += ", ";
-    sql += QuoteLiteral(lake_root + "/" + snapshot.files[i].path);
+    sql += QuoteLiteral(lake_root + "/" + files[i].path);
   }
   sql += "]";
   if (schema.partition_columns.empty()) {
@@ -152,6 +149,15 @@ std::string ViewSql(const catalog::TableRef& ref, const catalog::Snapshot& snaps
   }
   sql += ", union_by_name=true) UNION ALL BY NAME SELECT " + EmptyColumns(schema) + " WHERE false)";
   return sql;
+}
+
+namespace {
+
+// The view of one snapshot (see TableScanSql).
+std::string ViewSql(const catalog::TableRef& ref, const catalog::Snapshot& snapshot,
+                    const std::string& lake_root) {
+  return "CREATE OR REPLACE VIEW " + ViewName(ref) + " AS " +
+         TableScanSql(snapshot.schema, snapshot.files, lake_root);
 }
 
 // A view that has the table's columns and fails with `reason` when a query reads it, so that one

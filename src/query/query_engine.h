@@ -37,6 +37,14 @@ struct QueryLimits {
 // lake changes only through Basin's commits.
 //
 // Thread-safe: up to pool_size queries run at once, more wait for a free database.
+// A SELECT of a table's columns (with the schema's types; a column a file lacks reads as NULL;
+// partition columns from the Hive folder names) over exactly `files`, whose paths are relative to
+// `lake_root`. The views of QueryEngine are this over a snapshot's files; ETL uses it to read the
+// files that are new since its last run. Column types come from the catalog (validated there),
+// paths are quoted as literals.
+std::string TableScanSql(const catalog::TableSchema& schema,
+                         const std::vector<catalog::DataFile>& files, const std::string& lake_root);
+
 class QueryEngine {
  public:
   static Result<std::unique_ptr<QueryEngine>> Create(catalog::Catalog* catalog,

@@ -482,6 +482,110 @@ TEST_F(CatalogTest, CommitReplaceSwapsFilesAtomically) {
             ErrorCode::kConflict);
 }
 
+TEST_F(CatalogTest, CommitSpansAppendsOverwritesOffsetsAndKeysAtomically) {
+  TableInfo events = CreateEvents();
+  auto plain = catalog_->CreateTable({"processed", "plain"}, PlainSchema(), "processed/plain");
+  ASSERT_TRUE(plain.ok());
+  DataFile p1;
+  p1.path = "processed/plain/p1.parquet";
+  p1.row_count = 4;
+  ASSERT_TRUE(catalog_->CommitAppend(plain->id, {p1}, std::nullopt).ok());
+  const int64_t p1_id = catalog_->CurrentSnapshot({"processed", "plain"})->files[0].id;
+
+  DataFile p2;
+  p2.path = "processed/plain/p2.parquet";
+  p2.row_count = 5;
+  CommitRequest request;
+  request.changes.push_back({events.id, ChangeKind::kAppend, {}, {EventFile("a.parquet", 1)}});
+  request.changes.push_back({plain->id, ChangeKind::kOverwrite, {p1_id}, {p2}});
+  request.offsets.push_back({"table:raw.events", "pipeline:x", 0, 7});
+  request.keys = {"batch:raw.events:abc"};
+  auto committed = catalog_->Commit(request);
+  ASSERT_TRUE(committed.ok()) << committed.status().ToString();
+  ASSERT_EQ(committed->snapshot_ids.size(), 2u);
+  EXPECT_GT(committed->snapshot_ids[0], 0);
+  EXPECT_GT(committed->snapshot_ids[1], committed->snapshot_ids[0]);
+  auto overwritten = catalog_->CurrentSnapshot({"processed", "plain"});
+  EXPECT_EQ(overwritten->operation, "overwrite");
+  EXPECT_EQ(Paths(overwritten->files), std::vector<std::string>{"processed/plain/p2.parquet"});
+  EXPECT_EQ(*catalog_->GetStreamOffset("table:raw.events", "pipeline:x"), 7u);
+  EXPECT_TRUE(*catalog_->HasCommitKey("batch:raw.events:abc"));
+  EXPECT_FALSE(*catalog_->HasCommitKey("batch:raw.events:abd"));
+
+  // The same key again is AlreadyExists, and nothing else of that commit happens.
+  CommitRequest again;
+  again.changes.push_back({events.id, ChangeKind::kAppend, {}, {EventFile("b.parquet", 1)}});
+  again.keys = {"batch:raw.events:abc"};
+  EXPECT_EQ(catalog_->Commit(again).status().code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(catalog_->CurrentSnapshot({"raw", "events"})->files.size(), 1u);
+
+  // A stale offset undoes the keys and files of the same commit.
+  CommitRequest stale;
+  stale.changes.push_back({events.id, ChangeKind::kAppend, {}, {EventFile("c.parquet", 1)}});
+  stale.offsets.push_back({"table:raw.events", "pipeline:x", 3, 9});
+  stale.keys = {"batch:raw.events:new"};
+  EXPECT_EQ(catalog_->Commit(stale).status().code(), ErrorCode::kConflict);
+  EXPECT_FALSE(*catalog_->HasCommitKey("batch:raw.events:new"));
+  EXPECT_EQ(catalog_->CurrentSnapshot({"raw", "events"})->files.size(), 1u);
+
+  // An append cannot remove files.
+  CommitRequest bad;
+  bad.changes.push_back({events.id, ChangeKind::kAppend, {p1_id}, {}});
+  EXPECT_EQ(catalog_->Commit(bad).status().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(CatalogTest, NewFilesSinceSkipsCompactedFilesAndCompactionWaitsForConsumers) {
+  TableInfo events = CreateEvents();
+  const std::string stream = TableConsumerStream(events.ref);
+  EXPECT_EQ(stream, "table:raw.events");
+  ASSERT_TRUE(catalog_->RegisterConsumer(stream, "pipeline:p").ok());
+  ASSERT_TRUE(catalog_->RegisterConsumer(stream, "pipeline:p").ok());  // idempotent
+  auto s1 = catalog_->CommitAppend(events.id, {EventFile("a.parquet", 1)}, std::nullopt);
+  auto s2 = catalog_->CommitAppend(events.id, {EventFile("b.parquet", 2)}, std::nullopt);
+  ASSERT_TRUE(s1.ok() && s2.ok());
+
+  // Everything is new to a reader that has read nothing.
+  auto all = catalog_->NewFilesSince(events.id, 0, *s2);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 2u);
+  auto after_first = catalog_->NewFilesSince(events.id, *s1, *s2);
+  ASSERT_TRUE(after_first.ok());
+  ASSERT_EQ(after_first->size(), 1u);
+  EXPECT_EQ((*after_first)[0].path, "raw/events/dt=2026-11-27/hour=04/b.parquet");
+
+  // The consumer is at 0: compacting a file it has not read is refused.
+  auto snapshot = catalog_->CurrentSnapshot({"raw", "events"});
+  const int64_t a = snapshot->files[0].id, b = snapshot->files[1].id;
+  EXPECT_EQ(
+      catalog_->CommitReplace(events.id, {a, b}, {EventFile("ab.parquet", 3)}).status().code(),
+      ErrorCode::kConflict);
+  auto consumers = catalog_->ListConsumers(stream);
+  ASSERT_TRUE(consumers.ok());
+  ASSERT_EQ(consumers->size(), 1u);
+  EXPECT_EQ((*consumers)[0].consumer, "pipeline:p");
+
+  // Once it has read up to s2, the compaction goes through, and its file is not new data.
+  CommitRequest moved;
+  moved.offsets.push_back({stream, "pipeline:p", 0, static_cast<uint64_t>(*s2)});
+  ASSERT_TRUE(catalog_->Commit(moved).ok());
+  auto compacted = catalog_->CommitReplace(events.id, {a, b}, {EventFile("ab.parquet", 3)});
+  ASSERT_TRUE(compacted.ok()) << compacted.status().ToString();
+  auto s4 = catalog_->CommitAppend(events.id, {EventFile("d.parquet", 4)}, std::nullopt);
+  ASSERT_TRUE(s4.ok());
+  auto fresh = catalog_->NewFilesSince(events.id, *s2, *s4);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(Paths(*fresh), std::vector<std::string>{"raw/events/dt=2026-11-27/hour=04/d.parquet"});
+  // A new reader still gets every live file, the compacted one included.
+  EXPECT_EQ(catalog_->NewFilesSince(events.id, 0, *s4)->size(), 2u);
+}
+
+TEST(QuarantineTableTest, RawTablesKeepTheirNameOthersAreQualified) {
+  EXPECT_EQ(QuarantineTableFor({"raw", "orders"}).Qualified(), "quarantine.orders");
+  EXPECT_EQ(QuarantineTableFor({"raw", "clickstream"}).Qualified(), "quarantine.clickstream");
+  EXPECT_EQ(QuarantineTableFor({"processed", "orders"}).Qualified(), "quarantine.processed_orders");
+  EXPECT_EQ(QuarantineTableFor({"curated", "sessions"}).Qualified(), "quarantine.curated_sessions");
+}
+
 TEST_F(CatalogTest, ExpiredFilesAreForgottenOnlyAfterRemoval) {
   TableInfo events = CreateEvents();
   ASSERT_TRUE(catalog_
@@ -546,9 +650,9 @@ TEST_F(CatalogTest, DatabaseIsWalWithAMigrationVersion) {
     return out;
   };
   EXPECT_EQ(scalar("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(scalar("SELECT max(version) FROM schema_migrations"), "1");
+  EXPECT_EQ(scalar("SELECT max(version) FROM schema_migrations"), "2");
   EXPECT_EQ(scalar("SELECT group_concat(name, ',') FROM (SELECT name FROM zones ORDER BY name)"),
-            "curated,processed,quarantine,raw");
+            "curated,processed,quarantine,raw,system");
   // A database from a newer Basin is refused rather than misread.
   ASSERT_EQ(
       sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 0)", nullptr, nullptr, nullptr),

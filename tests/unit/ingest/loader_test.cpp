@@ -252,6 +252,44 @@ TEST_F(LoaderTest, CompactionMergesSmallFilesDedupsAndKeepsSnapshots) {
   EXPECT_EQ(QueryInt("SELECT count(*) FROM raw.clickstream"), 5);
 }
 
+TEST_F(LoaderTest, CompactionLeavesFilesAPipelineHasNotReadYet) {
+  StartLoader();
+  for (int batch = 0; batch < 3; ++batch) {
+    AppendEvents({"f" + std::to_string(batch)});
+    ASSERT_TRUE(loader_->Flush(10'000).ok());
+  }
+  const catalog::TableRef table{"raw", "clickstream"};
+  const std::string stream = catalog::TableConsumerStream(table);
+  ASSERT_TRUE(catalog_->RegisterConsumer(stream, "pipeline:events").ok());
+
+  FakeClock clock(SystemClock::Instance().NowMicros());
+  CompactorOptions options;
+  options.lake_root = lake();
+  options.tables.push_back({table, "event_id", "ingest_time", "event_time"});
+  Compactor compactor(catalog_.get(), options, &clock, &metrics_);
+  auto outcome = compactor.RunOnce();
+  ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+  EXPECT_EQ(outcome->files_removed, 0);  // the pipeline has read nothing yet
+
+  // The pipeline reads the first two commits; only those files may be merged.
+  auto snapshot = catalog_->CurrentSnapshot(table);
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->files.size(), 3u);
+  catalog::CommitRequest read;
+  read.offsets.push_back(
+      {stream, "pipeline:events", 0, static_cast<uint64_t>(snapshot->files[1].added_snapshot_id)});
+  ASSERT_TRUE(catalog_->Commit(read).ok());
+  outcome = compactor.RunOnce();
+  ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+  EXPECT_EQ(outcome->files_removed, 2);
+  auto fresh = catalog_->NewFilesSince(snapshot->table_id, snapshot->files[1].added_snapshot_id,
+                                       catalog_->CurrentSnapshot(table)->id);
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_EQ(fresh->size(), 1u);
+  EXPECT_EQ((*fresh)[0].path, snapshot->files[2].path);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM raw.clickstream"), 3);
+}
+
 TEST_F(LoaderTest, IngestorAcknowledgesOnlyDurableRecordsAndReportsRejections) {
   StreamIngestor ingestor(log_.get(), IngestLimits{}, &SystemClock::Instance(), &metrics_);
   ingestor.SetStreamFormat("clickstream", StreamFormat::kClickstream);
