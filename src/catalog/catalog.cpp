@@ -20,7 +20,7 @@
 namespace basin::catalog {
 namespace {
 
-constexpr std::string_view kZones[] = {"raw", "processed", "curated", "quarantine", "system"};
+constexpr std::string_view kZones[] = {"raw", "processed", "curated", "quarantine", "ops"};
 constexpr size_t kMaxTableNameLength = 128;
 constexpr size_t kMaxColumnNameLength = 255;
 constexpr size_t kMaxTypeLength = 1024;
@@ -95,11 +95,11 @@ CREATE TABLE stream_offsets (
   PRIMARY KEY (stream, consumer)
 ) WITHOUT ROWID;
 )sql",
-    // 2: the system zone (Basin's own records as tables); snapshot kinds beyond the operation
+    // 2: the ops zone (Basin's own records as tables); snapshot kinds beyond the operation
     // column's CHECK (an ETL overwrite is stored as operation 'compact', kind 'overwrite');
     // idempotency keys of commits.
     R"sql(
-INSERT INTO zones (name) VALUES ('system');
+INSERT INTO zones (name) VALUES ('ops');
 ALTER TABLE snapshots ADD COLUMN kind TEXT CHECK (kind IN ('append', 'compact', 'overwrite'));
 CREATE TABLE commit_keys (
   key TEXT PRIMARY KEY,
@@ -125,7 +125,7 @@ bool IsValidTableName(std::string_view name) {
 Status ValidateRef(const TableRef& ref) {
   if (!IsKnownZone(ref.zone)) {
     return Error(ErrorCode::kInvalidArgument,
-                 "unknown zone '" + ref.zone + "' (raw, processed, curated, quarantine, system)");
+                 "unknown zone '" + ref.zone + "' (raw, processed, curated, quarantine, ops)");
   }
   if (!IsValidTableName(ref.name)) {
     return Error(ErrorCode::kInvalidArgument,

@@ -28,8 +28,8 @@ struct TableSchema {
   std::vector<Column> partition_columns;
 };
 
-// "raw.clickstream": a zone (raw, processed, curated, quarantine, system) and a table name.
-// `system` holds Basin's own records as tables: pipeline runs, data-quality results, loads.
+// "raw.clickstream": a zone (raw, processed, curated, quarantine, ops) and a table name.
+// `ops` holds Basin's own records as tables: pipeline runs, data-quality results, loads.
 struct TableRef {
   std::string zone;
   std::string name;

@@ -652,7 +652,7 @@ TEST_F(CatalogTest, DatabaseIsWalWithAMigrationVersion) {
   EXPECT_EQ(scalar("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(scalar("SELECT max(version) FROM schema_migrations"), "2");
   EXPECT_EQ(scalar("SELECT group_concat(name, ',') FROM (SELECT name FROM zones ORDER BY name)"),
-            "curated,processed,quarantine,raw,system");
+            "curated,ops,processed,quarantine,raw");
   // A database from a newer Basin is refused rather than misread.
   ASSERT_EQ(
       sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 0)", nullptr, nullptr, nullptr),
