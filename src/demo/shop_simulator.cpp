@@ -22,6 +22,7 @@ constexpr int64_t kErrorLogIntervalMs = 30'000;
 // attempts in a row have failed.
 constexpr uint64_t kFailuresBeforeWarning = 3;
 constexpr uint64_t kSenderSeedStream = 0x5E4D;
+constexpr uint64_t kBatchSeedStream = 0xBA7C;
 constexpr double kUsdPerEur = 1.08;  // the catalog's list-price conversion
 
 // Statuses worth retrying: overload and outages, and 404 because the stream may not be
@@ -136,6 +137,7 @@ Status ShopSimulator::Start() {
   counters_->target_rate = generator_state_->target_rate();
   counters_->active_sessions = generator_state_->active_sessions();
   counters_->sessions_started = generator_state_->sessions_started();
+  BASIN_RETURN_IF_ERROR(StartBackOffice(seeds.Fork(kBatchSeedStream).Next()));
   running_ = true;
   generator_ = std::thread([this] { GeneratorLoop(*generator_state_); });
   for (int i = 0; i < options_.connections; ++i) {
@@ -178,6 +180,8 @@ void ShopSimulator::Stop() {
   queue_.clear();
   counters_->events_dropped += unsent;
   counters_->queued_events = 0;
+  if (exporter_) exporter_->Stop();  // writes the orders of the last moments
+  if (uploader_) uploader_->Stop();
   running_ = false;
   const ShopSimulatorStats s = stats();
   BASIN_LOG(Info, "demo") << "shop simulator stopped: " << s.events_sent << " events sent, "
@@ -215,7 +219,46 @@ ShopSimulatorStats ShopSimulator::stats() const {
     s.last_error = last_error_;
     s.last_error_ms = last_error_ms_;
   }
+  if (exporter_) s.batch = exporter_->stats();
+  if (uploader_) s.images = uploader_->stats();
   return s;
+}
+
+Status ShopSimulator::StartBackOffice(uint64_t seed) {
+  exporter_.reset();
+  uploader_.reset();
+  if (options_.upload_product_images) {
+    if (!product_images_) {
+      product_images_ = std::make_unique<ProductImages>(
+          ProductImages::Load(catalog_, options_.fashion_mnist_dir));
+    }
+    ProductImageUploaderOptions images = options_.images;
+    images.host = options_.host;
+    images.port = options_.port;
+    uploader_ = std::make_unique<ProductImageUploader>(*product_images_, images);
+    uploader_->AddCatalog(catalog_);
+    BASIN_RETURN_IF_ERROR(uploader_->Start());
+  }
+  if (!options_.batch.landing_dir.empty()) {
+    BatchExporterOptions batch = options_.batch;
+    batch.seed = seed;
+    batch.day_seconds = options_.day_seconds;
+    if (batch.clock == nullptr) batch.clock = &clock_;
+    if (uploader_) {
+      ProductImageUploader* uploader = uploader_.get();
+      batch.on_new_product = [uploader, also = std::move(batch.on_new_product)](const Product& p) {
+        uploader->Add(p);
+        if (also) also(p);
+      };
+    }
+    exporter_ = std::make_unique<BatchExporter>(catalog_, visitors_, std::move(batch));
+    Status started = exporter_->Start();
+    if (!started.ok()) {
+      if (uploader_) uploader_->Stop();
+      return started;
+    }
+  }
+  return Status::Ok();
 }
 
 void ShopSimulator::GeneratorLoop(TrafficGenerator& generator) {
@@ -303,6 +346,7 @@ void ShopSimulator::GeneratorLoop(TrafficGenerator& generator) {
 
 void ShopSimulator::AccountPurchase(const PurchaseRecord& purchase) {
   ++counters_->purchases;
+  if (exporter_) exporter_->RecordPurchase(purchase);
   const double eur = purchase.currency == "USD"
                          ? static_cast<double>(purchase.total_cents) / kUsdPerEur
                          : static_cast<double>(purchase.total_cents);

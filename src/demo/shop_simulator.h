@@ -13,6 +13,9 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "demo/batch_export.h"
+#include "demo/fashion_mnist.h"
+#include "demo/product_image_uploader.h"
 #include "demo/session_simulator.h"
 #include "demo/shop_catalog.h"
 #include "demo/traffic_generator.h"
@@ -68,6 +71,16 @@ struct ShopSimulatorOptions {
   observe::MetricsRegistry* metrics = nullptr;  // optional basin_demo_* metrics
   // Called on the generator thread for each completed order (e.g. to write orders files).
   std::function<void(const PurchaseRecord&)> on_purchase;
+
+  // The shop's back office: with batch.landing_dir set (`<data-dir>/lake/landing`), a
+  // BatchExporter drops orders, order_items, products and customers files there every
+  // batch.interval_seconds (0: every shop hour). Its seed comes from the run seed.
+  BatchExporterOptions batch;
+  // Uploads a picture of every product to /v1/objects on host:port (Fashion-MNIST photos from
+  // fashion_mnist_dir when present, generated ones otherwise).
+  bool upload_product_images = false;
+  ProductImageUploaderOptions images;  // its host and port are replaced by the shop's
+  std::string fashion_mnist_dir = std::string(kFashionMnistDir);
 };
 
 // Counters since Start(). A snapshot; the fields are consistent individually, not jointly.
@@ -96,6 +109,8 @@ struct ShopSimulatorStats {
   bool collector_failing = false;     // several attempts in a row failed: worth showing the user
   std::string last_error;             // empty if none yet
   int64_t last_error_ms = 0;          // wall time of last_error
+  BatchExporterStats batch;           // zero unless batch files are on
+  ProductImageUploaderStats images;   // zero unless image uploads are on
 };
 
 // The synthetic shop behind `basin serve --demo`: visitors from a fixed population browse,
@@ -138,6 +153,8 @@ class ShopSimulator {
   struct Counters;
 
   Status ValidateOptions() const;
+  // Starts the batch exporter and the image uploader, when enabled.
+  Status StartBackOffice(uint64_t seed);
   void GeneratorLoop(TrafficGenerator& generator);
   void SenderLoop(size_t index, uint64_t seed);
   void Enqueue(std::shared_ptr<Batch> batch);
@@ -178,6 +195,12 @@ class ShopSimulator {
   std::atomic<bool> hard_stop_{false};  // senders: exit now
   std::thread generator_;
   std::vector<std::thread> senders_;
+
+  // Built by Start() when enabled, stopped by Stop() after the generator (so the last orders
+  // reach the files); kept afterwards so that stats() still reads them.
+  std::unique_ptr<ProductImages> product_images_;
+  std::unique_ptr<ProductImageUploader> uploader_;
+  std::unique_ptr<BatchExporter> exporter_;
 };
 
 }  // namespace basin::demo
