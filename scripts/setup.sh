@@ -15,6 +15,8 @@ APT_PACKAGES=(
   libboost1.81-dev libssl-dev libsqlite3-dev sqlite3 libsimdjson-dev libcli11-dev
   libzstd-dev zlib1g-dev libmagic-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 redis-server curl procps
+  # Real product photos for the demo shop (Fashion-MNIST; generated images without it).
+  dataset-fashion-mnist
 )
 # Node.js may come from another source than Debian (with npm bundled): ask for the command.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)

@@ -79,4 +79,11 @@ HttpResponse ErrorResponse(const Status& status) {
   return response;
 }
 
+HttpResponse JsonResponse(std::string body, int status) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
 }  // namespace basin::api

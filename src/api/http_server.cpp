@@ -211,7 +211,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
-    parser_->body_limit(core_->options.max_body_bytes);
+    // The header read checks Content-Length against this; OnHeader narrows it per request.
+    body_limit_ = std::max(core_->options.max_body_bytes, core_->options.max_upload_body_bytes);
+    parser_->body_limit(body_limit_);
     Touch();
     http::async_read_header(socket_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
@@ -224,6 +226,18 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) {
       OnReadError(ec);
       return;
+    }
+    {
+      const auto& header = parser_->get();
+      const bool upload = core_->options.is_upload &&
+                          core_->options.is_upload(std::string_view(header.method_string()),
+                                                   RawPathOf(std::string_view(header.target())));
+      body_limit_ = upload ? core_->options.max_upload_body_bytes : core_->options.max_body_bytes;
+      if (parser_->content_length().value_or(0) > body_limit_) {
+        OnReadError(http::error::body_limit);
+        return;
+      }
+      parser_->body_limit(body_limit_);
     }
     // A small body usually arrives with its header and is already buffered: parse it here
     // rather than through one more asynchronous read (a post through the strand).
@@ -283,9 +297,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnReadError(beast::error_code ec) {
     if (ec == http::error::body_limit) {
-      FailRequest(Error(
-          ErrorCode::kPayloadTooLarge,
-          "request body exceeds " + std::to_string(core_->options.max_body_bytes) + " bytes"));
+      FailRequest(Error(ErrorCode::kPayloadTooLarge,
+                        "request body exceeds " + std::to_string(body_limit_) + " bytes"));
     } else if (ec == http::error::header_limit) {
       FailRequest(Error(ErrorCode::kMalformedBody,
                         "request header exceeds " + std::to_string(kHeaderLimit) + " bytes"));
@@ -571,6 +584,7 @@ class Session : public std::enable_shared_from_this<Session> {
   int method_label_ = 0;
   int status_ = 200;
   int64_t start_nanos_ = 0;
+  uint64_t body_limit_ = 0;  // of the request being read
   size_t drained_ = 0;
 };
 

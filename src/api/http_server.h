@@ -19,7 +19,12 @@ struct HttpServerOptions {
   uint16_t port = 8080;                   // 0: pick a free port (see HttpServer::port())
   int threads = 0;                        // 0: one per core
   uint64_t max_body_bytes = 10ULL << 20;  // larger bodies get 413 PayloadTooLarge before reading
-  int idle_timeout_seconds = 60;          // keep-alive connections idle longer are closed
+  // Uploads (batch files, objects) may be larger: requests for which `is_upload(method, path)`
+  // holds get this limit instead. Bodies are still read whole into memory, so it stays modest;
+  // bigger files go through the landing folder or the CLI.
+  uint64_t max_upload_body_bytes = 0;
+  std::function<bool(std::string_view method, std::string_view path)> is_upload = nullptr;
+  int idle_timeout_seconds = 60;  // keep-alive connections idle longer are closed
   std::string server_name = "basin";
   observe::MetricsRegistry* metrics = nullptr;  // optional: http request counters and latency
 };

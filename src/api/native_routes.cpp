@@ -2,9 +2,7 @@
 
 #include <simdjson.h>
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
-
+#include "api/blocking_work.h"
 #include "api/error_response.h"
 #include "api/status_page.h"
 #include "base/json_writer.h"
@@ -19,28 +17,7 @@
 
 namespace basin::api {
 
-// A thread pool for handlers that block (DuckDB queries, waiting for a loader flush).
-class BlockingWork {
- public:
-  explicit BlockingWork(int threads) : pool_(static_cast<size_t>(std::max(1, threads))) {}
-  ~BlockingWork() { pool_.join(); }
-  template <typename F>
-  void Post(F&& f) {
-    boost::asio::post(pool_, std::forward<F>(f));
-  }
-
- private:
-  boost::asio::thread_pool pool_;
-};
-
 namespace {
-
-HttpResponse JsonResponse(std::string body, int status = 200) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
 
 std::string ClientIp(const HttpRequest& request) {
   // X-Forwarded-For is only honoured from loopback, where a local reverse proxy sits; anyone else

@@ -10,5 +10,10 @@ using CommandRunner = std::function<int()>;
 
 CommandRunner AddServeCommand(CLI::App& app);
 CommandRunner AddSqlCommand(CLI::App& app);
+CommandRunner AddIngestCommand(CLI::App& app);
+// `basin ingest object`, registered by AddIngestCommand on its subcommand.
+CommandRunner AddIngestObjectCommand(CLI::App& ingest);
+CommandRunner AddPipelineCommand(CLI::App& app);
+CommandRunner AddQuarantineCommand(CLI::App& app);
 
 }  // namespace basin::cli

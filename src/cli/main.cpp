@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   };
   add(basin::cli::AddServeCommand);
   add(basin::cli::AddSqlCommand);
+  add(basin::cli::AddIngestCommand);
+  add(basin::cli::AddPipelineCommand);
+  add(basin::cli::AddQuarantineCommand);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -5,12 +5,17 @@
 #include "base/file_util.h"
 #include "base/logging.h"
 #include "catalog/catalog.h"
+#include "etl/pipeline_runner.h"
+#include "ingest/batch_loader.h"
 #include "ingest/compactor.h"
+#include "ingest/landing_sweep.h"
 #include "ingest/loader.h"
+#include "ingest/object_ingest.h"
 #include "ingest/stream_ingestor.h"
 #include "log/log.h"
 #include "observe/metrics.h"
 #include "query/query_engine.h"
+#include "storage/object_store.h"
 
 namespace basin::cli {
 namespace fs = std::filesystem;
@@ -79,13 +84,98 @@ Result<std::unique_ptr<Platform>> Platform::Open(const PlatformOptions& options)
   ingest::CompactorOptions compactor_options;
   compactor_options.lake_root = p->lake_root();
   compactor_options.interval_ms = options.compaction_interval_ms;
-  compactor_options.tables.push_back(
-      {{"raw", "clickstream"}, "event_id", "ingest_time", "event_time"});
+  compactor_options.tables = {
+      {{"raw", "clickstream"}, "event_id", "ingest_time", "event_time"},
+      // Tables that only ever grow by small appends (a run, a load, a batch of events). Tables
+      // that pipelines overwrite are left alone: their writer rewrites them anyway.
+      {{"processed", "events"}, "event_id", "ingest_time", "event_time"},
+      {{"curated", "user_item_interactions"}, "", "", "event_time"},
+      {{"ops", "pipeline_runs"}, "", "", "started_at"},
+      {{"ops", "data_quality_results"}, "", "", "evaluated_at"},
+      {{"ops", "batch_loads"}, "", "", "loaded_at"},
+  };
   BASIN_ASSIGN_OR_RETURN(p->compactor_,
                          ingest::Compactor::Start(p->catalog_.get(), compactor_options,
                                                   &SystemClock::Instance(), p->metrics_.get()));
+  BASIN_ASSIGN_OR_RETURN(p->pipelines_, etl::LoadPipelineSet(UserPipelineDir(options.data_dir)));
+  BASIN_RETURN_IF_ERROR(etl::EnsureRawTables(*p->catalog_, p->pipelines_.raw_tables));
+  ingest::BatchLimits batch_limits;
+  batch_limits.max_file_bytes = options.max_batch_file_bytes;
+  p->batch_loader_ =
+      std::make_unique<ingest::BatchLoader>(p->catalog_.get(), p->lake_root(), batch_limits);
+  BASIN_RETURN_IF_ERROR(p->batch_loader_->RemoveOrphans());
+  BASIN_RETURN_IF_ERROR(CreateDirectories(p->landing_root()));
+  p->landing_sweep_ = std::make_unique<ingest::LandingSweep>(
+      p->batch_loader_.get(), p->landing_root(), &SystemClock::Instance());
+  BASIN_ASSIGN_OR_RETURN(
+      p->object_store_,
+      storage::ObjectStore::Open(storage::ObjectStore::RootUnderLake(p->lake_root())));
+  ingest::ObjectIngestOptions object_options;
+  object_options.max_object_bytes = options.max_object_bytes;
+  p->object_ingestor_ = std::make_unique<ingest::ObjectIngestor>(
+      p->catalog_.get(), p->object_store_.get(), p->lake_root(), object_options);
+  p->pipeline_runner_ = std::make_unique<etl::PipelineRunner>(
+      p->catalog_.get(), p->lake_root(), &SystemClock::Instance(), p->metrics_.get());
+
   p->retention_thread_ = std::thread([raw = p.get()] { raw->RunRetention(); });
+  p->batch_thread_ = std::thread([raw = p.get()] { raw->RunBatchSchedule(); });
   return p;
+}
+
+void Platform::SweepLanding() {
+  std::lock_guard batch_lock(batch_mu_);
+  auto results = landing_sweep_->SweepOnce();
+  if (!results.ok()) {
+    BASIN_LOG(Warn, "batch") << "landing sweep: " << results.status().ToString();
+    return;
+  }
+  for (const ingest::SweepResult& r : *results) {
+    using Outcome = ingest::SweepResult::Outcome;
+    if (r.outcome == Outcome::kLoaded) {
+      BASIN_LOG(Info, "batch") << "loaded " << r.path << " into " << r.table << ": "
+                               << r.report.rows_loaded << " rows, " << r.report.rows_quarantined
+                               << " quarantined";
+    } else if (r.outcome != Outcome::kAlreadyLoaded) {
+      BASIN_LOG(Warn, "batch") << "landing file " << r.path << ": " << r.status.ToString();
+    }
+  }
+}
+
+void Platform::RunPipelines() {
+  std::lock_guard batch_lock(batch_mu_);
+  for (const etl::PipelineSpec& spec : pipelines_.pipelines) {
+    if (!etl::MissingSources(*catalog_, spec).empty()) continue;  // waits for its sources
+    // The runner logs each run's summary line, failures included.
+    (void)pipeline_runner_->Run(spec);
+  }
+}
+
+void Platform::RunBatchSchedule() {
+  const int64_t sweep_every = options_.landing_sweep_interval_ms;
+  const int64_t run_every = options_.pipeline_interval_ms;
+  if (sweep_every <= 0 && run_every <= 0) return;
+  using Clock = std::chrono::steady_clock;
+  auto next_sweep = Clock::now() + std::chrono::milliseconds(sweep_every);
+  auto next_run = Clock::now() + std::chrono::milliseconds(run_every);
+  std::unique_lock lock(retention_mu_);
+  while (!shut_down_) {
+    auto next = Clock::time_point::max();
+    if (sweep_every > 0) next = std::min(next, next_sweep);
+    if (run_every > 0) next = std::min(next, next_run);
+    retention_cv_.wait_until(lock, next, [&] { return shut_down_; });
+    if (shut_down_) break;
+    lock.unlock();
+    const auto now = Clock::now();
+    if (sweep_every > 0 && now >= next_sweep) {
+      SweepLanding();
+      next_sweep = Clock::now() + std::chrono::milliseconds(sweep_every);
+    }
+    if (run_every > 0 && now >= next_run) {
+      RunPipelines();
+      next_run = Clock::now() + std::chrono::milliseconds(run_every);
+    }
+    lock.lock();
+  }
 }
 
 void Platform::RunRetention() {
@@ -114,9 +204,27 @@ void Platform::Shutdown() {
   }
   retention_cv_.notify_all();
   if (retention_thread_.joinable()) retention_thread_.join();
+  if (batch_thread_.joinable()) batch_thread_.join();
   if (compactor_) compactor_->Stop();
   if (loader_) loader_->Stop();
   if (log_) log_->Close();
+}
+
+std::string UserPipelineDir(const std::string& data_dir) {
+  return Absolute(data_dir) + "/pipelines";
+}
+
+Lake::~Lake() = default;
+
+Result<std::unique_ptr<Lake>> OpenLake(const std::string& data_dir) {
+  auto lake = std::make_unique<Lake>();
+  lake->data_dir = Absolute(data_dir);
+  lake->lake_root = lake->data_dir + "/lake";
+  BASIN_RETURN_IF_ERROR(CreateDirectories(lake->lake_root));
+  BASIN_ASSIGN_OR_RETURN(lake->catalog, catalog::Catalog::Open(lake->data_dir + "/basin.db"));
+  BASIN_ASSIGN_OR_RETURN(lake->pipelines, etl::LoadPipelineSet(UserPipelineDir(data_dir)));
+  BASIN_RETURN_IF_ERROR(etl::EnsureRawTables(*lake->catalog, lake->pipelines.raw_tables));
+  return lake;
 }
 
 ReadOnlyLake::~ReadOnlyLake() = default;

@@ -8,15 +8,25 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "etl/pipeline_set.h"
 
 namespace basin::catalog {
 class Catalog;
 }
 namespace basin::ingest {
+class BatchLoader;
 class Compactor;
+class LandingSweep;
 class Loader;
+class ObjectIngestor;
 class StreamIngestor;
 }  // namespace basin::ingest
+namespace basin::etl {
+class PipelineRunner;
+}
+namespace basin::storage {
+class ObjectStore;
+}
 namespace basin::log {
 class Log;
 }
@@ -39,10 +49,17 @@ struct PlatformOptions {
   int64_t query_timeout_ms = 30'000;
   std::string query_memory_limit = "1GB";
   uint64_t max_request_bytes = 10ULL << 20;
+  // Batch: how often lake/landing/<table>/ is swept, and how often the pipelines run (all of
+  // them, in dependency order, each over what is new). 0 turns the schedule off.
+  int64_t landing_sweep_interval_ms = 3'600'000;
+  int64_t pipeline_interval_ms = 3'600'000;
+  uint64_t max_batch_file_bytes = 1ULL << 30;
+  uint64_t max_object_bytes = 5ULL << 30;
 };
 
 // Everything a data directory holds, opened and running: the log, the catalog, the query
-// engine, the ingestor, the loader of each stream and the compactor. The data directory layout
+// engine, the ingestor, the loader of each stream, the compactor, the batch loader and its
+// landing sweep, object ingest, and the ETL pipelines on their schedule. The data directory layout
 // (docs/architecture.md): basin.db, log/, lake/. Opening it creates what is missing, including
 // the default `clickstream` stream and its tables. `basin serve` puts the HTTP API on top.
 //
@@ -62,6 +79,16 @@ class Platform {
   ingest::StreamIngestor& ingestor() { return *ingestor_; }
   ingest::Loader& clickstream_loader() { return *loader_; }
   observe::MetricsRegistry& metrics() { return *metrics_; }
+  ingest::BatchLoader& batch_loader() { return *batch_loader_; }
+  ingest::ObjectIngestor& object_ingestor() { return *object_ingestor_; }
+  etl::PipelineRunner& pipeline_runner() { return *pipeline_runner_; }
+  const etl::PipelineSet& pipelines() const { return pipelines_; }
+  std::string landing_root() const { return lake_root() + "/landing"; }
+
+  // One pass of the batch schedule now: the landing sweep, then every pipeline whose sources
+  // exist, in dependency order. What the scheduler thread does on its intervals.
+  void SweepLanding();
+  void RunPipelines();
   const PlatformOptions& options() const { return options_; }
   std::string lake_root() const;
 
@@ -70,6 +97,8 @@ class Platform {
   // Deletes log segments past retention that the loader has committed, every
   // retention_interval_ms, until Shutdown().
   void RunRetention();
+  // The batch schedule (landing sweep, pipelines) until Shutdown().
+  void RunBatchSchedule();
 
   PlatformOptions options_;
   std::unique_ptr<observe::MetricsRegistry> metrics_;
@@ -79,11 +108,36 @@ class Platform {
   std::unique_ptr<ingest::StreamIngestor> ingestor_;
   std::unique_ptr<ingest::Loader> loader_;
   std::unique_ptr<ingest::Compactor> compactor_;
+  std::unique_ptr<ingest::BatchLoader> batch_loader_;
+  std::unique_ptr<ingest::LandingSweep> landing_sweep_;
+  std::unique_ptr<storage::ObjectStore> object_store_;
+  std::unique_ptr<ingest::ObjectIngestor> object_ingestor_;
+  etl::PipelineSet pipelines_;
+  std::unique_ptr<etl::PipelineRunner> pipeline_runner_;
+  std::mutex batch_mu_;  // one sweep or pipeline pass at a time
+  std::thread batch_thread_;
   std::thread retention_thread_;
   std::mutex retention_mu_;
   std::condition_variable retention_cv_;
   bool shut_down_ = false;
 };
+
+// What a command that writes the lake without a server needs (`basin ingest`, `basin pipeline
+// run`): the catalog, the lake root and the pipelines, with the declared raw tables created. It
+// may run beside `basin serve` on the same data directory: the catalog serialises commits, loads
+// are idempotent by content hash, and pipeline runs by their source positions. It creates the
+// data directory if it is missing.
+struct Lake {
+  std::string data_dir;   // absolute
+  std::string lake_root;  // <data_dir>/lake
+  std::unique_ptr<catalog::Catalog> catalog;
+  etl::PipelineSet pipelines;  // the defaults + <data_dir>/pipelines/
+  ~Lake();
+};
+Result<std::unique_ptr<Lake>> OpenLake(const std::string& data_dir);
+
+// The folder of a data directory where users put their own pipelines (and raw_tables.json).
+std::string UserPipelineDir(const std::string& data_dir);
 
 // Opens only what reading needs (catalog and query engine), for `basin sql` beside a running
 // server: it never writes the data directory.

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "api/batch_routes.h"
 #include "api/error_response.h"
 #include "api/http_server.h"
 #include "api/native_routes.h"
@@ -30,7 +31,14 @@ struct ServeOptions {
   bool no_fsync = false;
   bool demo = false;
   int shutdown_grace_s = 10;
+  uint64_t max_upload_bytes = 256ULL << 20;
+  // The demo runs the batch schedule faster than the hourly default, unless told otherwise.
+  bool sweep_interval_given = false;
+  bool pipeline_interval_given = false;
 };
+
+constexpr int64_t kDemoSweepIntervalMs = 15'000;
+constexpr int64_t kDemoPipelineIntervalMs = 60'000;
 
 // The demo's status line reads the lake's side from the loader's counters (cheap: it is asked
 // every second).
@@ -76,6 +84,10 @@ int RunServe(ServeOptions& opts) {
     BASIN_LOG(Warn, "serve") << "--no-fsync: acknowledgements do NOT mean durable (baseline only)";
   }
 
+  if (opts.demo) {
+    if (!opts.sweep_interval_given) opts.platform.landing_sweep_interval_ms = kDemoSweepIntervalMs;
+    if (!opts.pipeline_interval_given) opts.platform.pipeline_interval_ms = kDemoPipelineIntervalMs;
+  }
   auto platform = Platform::Open(opts.platform);
   if (!platform.ok()) {
     BASIN_LOG(Error, "serve") << "cannot open " << opts.platform.data_dir << ": "
@@ -96,12 +108,23 @@ int RunServe(ServeOptions& opts) {
   context.blocking_threads = opts.platform.query_pool_size + 1;
   auto native_api = std::make_unique<api::NativeApi>(context);
   native_api->AddRoutes(router);
+  api::BatchApiContext batch_context;
+  batch_context.batch_loader = &p.batch_loader();
+  batch_context.object_ingestor = &p.object_ingestor();
+  batch_context.pipeline_runner = &p.pipeline_runner();
+  batch_context.pipelines = &p.pipelines();
+  batch_context.sweep_landing = [&p] { p.SweepLanding(); };
+  batch_context.upload_dir = opts.platform.data_dir + "/tmp/uploads";
+  auto batch_api = std::make_unique<api::BatchApi>(batch_context);
+  batch_api->AddRoutes(router);
 
   api::HttpServerOptions http_options;
   http_options.address = opts.address;
   http_options.port = opts.port;
   http_options.threads = opts.threads;
   http_options.max_body_bytes = opts.platform.max_request_bytes;
+  http_options.max_upload_body_bytes = opts.max_upload_bytes;
+  http_options.is_upload = &api::BatchApi::IsUpload;
   http_options.metrics = &p.metrics();
   api::HttpServer server(http_options,
                          [&router](api::HttpRequest& request, api::Responder respond) {
@@ -130,6 +153,11 @@ int RunServe(ServeOptions& opts) {
     demo::ShopSimulatorOptions shop_options;
     shop_options.port = server.port();
     shop_options.metrics = &p.metrics();
+    // The shop also exports its orders, products and customers into the landing folder and
+    // uploads a picture per product (POST /v1/objects), like the shop's back office would.
+    shop_options.batch.landing_dir = p.landing_root();
+    shop_options.batch.interval_seconds = 60;
+    shop_options.upload_product_images = true;
     shop = std::make_unique<demo::ShopSimulator>(shop_options);
     if (Status s = shop->Start(); !s.ok()) {
       BASIN_LOG(Error, "serve") << "cannot start the demo shop: " << s.ToString();
@@ -159,6 +187,7 @@ int RunServe(ServeOptions& opts) {
   // Stop taking requests and let in-flight ones answer, then commit what the loader holds.
   server.Stop(opts.shutdown_grace_s);
   native_api.reset();
+  batch_api.reset();
   p.Shutdown();
   BASIN_LOG(Info, "serve") << "stopped cleanly";
   return 0;
@@ -197,6 +226,17 @@ CommandRunner AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--max-body-bytes", opts->platform.max_request_bytes,
                   "Largest request body accepted")
+      ->capture_default_str();
+  sub->add_option("--max-upload-bytes", opts->max_upload_bytes,
+                  "Largest batch file or object accepted by upload (bigger: landing folder or CLI)")
+      ->capture_default_str();
+  sub->add_option("--landing-sweep-interval-ms", opts->platform.landing_sweep_interval_ms,
+                  "How often lake/landing/<table>/ is loaded (0: never; --demo: 15 s)")
+      ->each([opts](const std::string&) { opts->sweep_interval_given = true; })
+      ->capture_default_str();
+  sub->add_option("--pipeline-interval-ms", opts->platform.pipeline_interval_ms,
+                  "How often the ETL pipelines run (0: never; --demo: 60 s)")
+      ->each([opts](const std::string&) { opts->pipeline_interval_given = true; })
       ->capture_default_str();
   sub->add_option("--shutdown-grace-s", opts->shutdown_grace_s,
                   "How long in-flight requests may take to finish on SIGTERM")

@@ -251,6 +251,33 @@ TEST_F(HttpServerTest, ContentLengthOverTheLimitIs413WithoutReadingTheBody) {
   EXPECT_EQ(calls.load(), 1);
 }
 
+TEST_F(HttpServerTest, UploadRoutesHaveTheirOwnBodyLimit) {
+  HttpServerOptions options;
+  options.max_body_bytes = 1024;
+  options.max_upload_body_bytes = 64 * 1024;
+  options.is_upload = [](std::string_view method, std::string_view path) {
+    return method == "POST" && path.starts_with("/upload");
+  };
+  StartServer(EchoRequest, options);
+  // An upload may be larger than other requests...
+  Connection c(port());
+  auto big = c.Request(http::verb::post, "/upload?name=a.csv", std::string(32 * 1024, 'u'));
+  EXPECT_EQ(big.result_int(), 200);
+  EXPECT_NE(big.body().find(std::string(100, 'u')), std::string::npos);
+  // ...but not past its own limit, and other requests keep theirs.
+  Connection c2(port());
+  c2.Write("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n");
+  auto over = c2.Read();
+  EXPECT_EQ(over.result_int(), 413);
+  EXPECT_NE(over.body().find("exceeds 65536 bytes"), std::string::npos) << over.body();
+  Connection c3(port());
+  auto other = c3.Request(http::verb::post, "/other", std::string(2048, 'x'));
+  EXPECT_EQ(other.result_int(), 413);
+  EXPECT_NE(other.body().find("exceeds 1024 bytes"), std::string::npos) << other.body();
+  Connection c4(port());
+  EXPECT_EQ(c4.Request(http::verb::get, "/upload", std::string(2048, 'x')).result_int(), 413);
+}
+
 TEST_F(HttpServerTest, ChunkedBodyOverTheLimitIs413) {
   HttpServerOptions options;
   options.max_body_bytes = 1024;
