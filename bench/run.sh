@@ -11,7 +11,8 @@
 #   BASIN, LOADGEN           explicit binaries (override BUILD)
 #   BENCH_DURATION [10]      seconds measured per load-generator run, after BENCH_WARMUP [2]
 #   BENCH_RUNS [2]           runs per scenario
-#   BENCH_ONLY [all]         all | basin | anchors (Redis + fsync probe only)
+#   BENCH_ONLY [all]         all | basin | anchors (Redis + fsync probe only) | batch (only
+#                            bench/batch.sh, which `all` runs at the end; its knobs are there)
 #   BENCH_TARGET [basin]     basin | stub (bench/stub_collector.py instead of Basin: checks this
 #                            script and the load generator, measures nothing about Basin)
 #   BENCH_TMPDIR [/tmp]      where data directories go (must be the disk you mean to measure)
@@ -36,6 +37,9 @@ STOP_GRACE_S=10
 
 log() { echo "bench: $*" >&2; }
 die() { log "$*"; exit 1; }
+
+# The batch benchmark (CSV/NDJSON -> processed vs DuckDB COPY) is bench/batch.sh.
+[[ $ONLY == batch ]] && exec bash bench/batch.sh
 
 # ---------------------------------------------------------------- tools
 need_apt=()
@@ -449,3 +453,6 @@ fi
 
 log "done in $((SECONDS - start_s)) s"
 python3 bench/report.py "$RAW" "$SUMMARY"
+if [[ $ONLY == all && $TARGET == basin ]]; then
+  BUILD=$BUILD bash bench/batch.sh || log "the batch benchmark failed"
+fi
