@@ -69,7 +69,9 @@ Status WriteFileAtomically(const std::string& path, std::string_view data) {
   }
   ::close(fd);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus(errno, "rename " + tmp);
-  return SyncDirectory(std::filesystem::path(path).parent_path().string());
+  // A bare file name lives in the working directory.
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  return SyncDirectory(dir.empty() ? "." : dir);
 }
 
 Result<std::string> ReadFile(const std::string& path, uint64_t max_size) {

@@ -715,6 +715,11 @@ Result<TableRef> TableRef::Parse(std::string_view qualified) {
   return ref;
 }
 
+const std::vector<std::string_view>& Zones() {
+  static const std::vector<std::string_view> zones(std::begin(kZones), std::end(kZones));
+  return zones;
+}
+
 std::string TableConsumerStream(const TableRef& ref) { return "table:" + ref.Qualified(); }
 
 TableRef QuarantineTableFor(const TableRef& table) {

@@ -39,6 +39,9 @@ struct TableRef {
   friend bool operator==(const TableRef&, const TableRef&) = default;
 };
 
+// Every zone, in the order of the data flow: raw, processed, curated, quarantine, ops.
+const std::vector<std::string_view>& Zones();
+
 // Where the rows that a table's writer rejects are kept: `quarantine.<name>` for a raw table
 // (raw.orders -> quarantine.orders, the loader's quarantine.clickstream), and
 // `quarantine.<zone>_<name>` for processed and curated tables (processed.orders ->

@@ -142,10 +142,14 @@ Status Compactor::CompactPartition(const catalog::TableInfo& table, const Compac
                   static_cast<unsigned long long>(rng()));
     catalog::DataFile merged;
     merged.partition = group.front()->partition;
-    merged.path = table.location + "/" + merged.partition + "/" + name;
+    merged.path =
+        table.location + "/" + (merged.partition.empty() ? "" : merged.partition + "/") + name;
     const std::string final_path = (fs::path(options_.lake_root) / merged.path).string();
     const std::string tmp_path = final_path + ".tmp";
-    std::string select = "SELECT * FROM read_parquet([" + list + "])";
+    // The partition values are in the folder names, not the files; files written before a schema
+    // change lack its new columns (NULL in the merged file).
+    std::string select = "SELECT * FROM read_parquet([" + list +
+                         "], hive_partitioning = false, union_by_name = true)";
     if (!spec.dedup_key.empty()) {
       select += " QUALIFY row_number() OVER (PARTITION BY " +
                 query::QuoteIdentifier(spec.dedup_key) + " ORDER BY " +

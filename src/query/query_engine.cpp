@@ -16,8 +16,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// The zones of the catalog (catalog::TableRef); each is a schema in every query database.
-constexpr const char* kZones[] = {"raw", "processed", "curated", "quarantine"};
 
 // After a deadline passes the watchdog interrupts again at this interval until the query is
 // disarmed: an interrupt that lands between two statements of a query is forgotten by DuckDB.
@@ -243,7 +241,10 @@ Result<std::unique_ptr<QueryEngine>> QueryEngine::Create(catalog::Catalog* catal
     db_options.memory_limit = options.memory_limit;
     BASIN_ASSIGN_OR_RETURN(std::unique_ptr<DuckDb> db, DuckDb::Open(db_options));
     std::string setup;
-    for (const char* zone : kZones) setup += "CREATE SCHEMA " + QuoteIdentifier(zone) + ";\n";
+    // Each zone of the catalog is a schema in every query database.
+    for (std::string_view zone : catalog::Zones()) {
+      setup += "CREATE SCHEMA " + QuoteIdentifier(zone) + ";\n";
+    }
     // File access is limited to the lake (reads; writes are refused by statement type), then the
     // configuration is locked so that no query can SET it back.
     setup += "SET TimeZone = 'UTC';\n";

@@ -13,6 +13,7 @@
 #include "ingest/stream_ingestor.h"
 #include "log/log.h"
 #include "observe/metrics.h"
+#include "query/parquet_file_writer.h"
 #include "query/query_engine.h"
 #include "unit/temp_dir.h"
 
@@ -288,6 +289,47 @@ TEST_F(LoaderTest, CompactionLeavesFilesAPipelineHasNotReadYet) {
   ASSERT_EQ(fresh->size(), 1u);
   EXPECT_EQ((*fresh)[0].path, snapshot->files[2].path);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM raw.clickstream"), 3);
+}
+
+TEST_F(LoaderTest, CompactionMergesAnUnpartitionedTableAcrossSchemaVersions) {
+  const catalog::TableRef runs{"ops", "runs"};
+  auto table = catalog_->CreateTable(runs, {0, {{"id", "BIGINT"}}, {}}, "ops/runs");
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  auto db = query::DuckDb::Open();
+  ASSERT_TRUE(db.ok());
+  auto append = [&](const std::string& name, const std::string& select) {
+    auto written = query::WriteParquet(**db, select, lake() + "/ops/runs/" + name);
+    ASSERT_TRUE(written.ok()) << written.status().ToString();
+    catalog::DataFile file;
+    file.path = "ops/runs/" + name;
+    file.row_count = written->row_count;
+    file.size_bytes = written->size_bytes;
+    ASSERT_TRUE(catalog_->CommitAppend(table->id, {file}, std::nullopt).ok());
+  };
+  append("a.parquet", "SELECT 1::BIGINT AS id");
+  // A later file has a column the first lacks.
+  ASSERT_TRUE(
+      catalog_->EvolveSchema(table->id, {0, {{"id", "BIGINT"}, {"note", "VARCHAR"}}, {}}).ok());
+  append("b.parquet", "SELECT 2::BIGINT AS id, 'second' AS note");
+
+  FakeClock clock(SystemClock::Instance().NowMicros());
+  CompactorOptions options;
+  options.lake_root = lake();
+  options.open_partition_min_files = 2;
+  options.tables.push_back({runs, "", "", "id"});
+  Compactor compactor(catalog_.get(), options, &clock, &metrics_);
+  auto outcome = compactor.RunOnce();
+  ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+  EXPECT_EQ(outcome->files_written, 1);
+  auto after = catalog_->CurrentSnapshot(runs);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->files.size(), 1u);
+  EXPECT_EQ(after->files[0].path.rfind("ops/runs/compact-", 0), 0u) << after->files[0].path;
+  auto rows = engine_->Execute("SELECT id, coalesce(note, '-') FROM ops.runs ORDER BY id");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->rows.size(), 2u);
+  EXPECT_EQ(rows->rows[0][1].s, "-");
+  EXPECT_EQ(rows->rows[1][1].s, "second");
 }
 
 TEST_F(LoaderTest, IngestorAcknowledgesOnlyDurableRecordsAndReportsRejections) {

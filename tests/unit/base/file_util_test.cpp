@@ -1,0 +1,41 @@
+#include "base/file_util.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "base/hash.h"
+#include "unit/temp_dir.h"
+
+namespace basin {
+namespace {
+
+TEST(FileUtil, WritesAtomicallyAlsoToABareFileName) {
+  test::TempDir dir;
+  const std::string previous = std::filesystem::current_path().string();
+  ASSERT_EQ(chdir(dir.path().c_str()), 0);
+  Status written = WriteFileAtomically("port", "8080\n");
+  ASSERT_EQ(chdir(previous.c_str()), 0);
+  ASSERT_TRUE(written.ok()) << written.ToString();
+  auto text = ReadFile(dir.path() + "/port", 100);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, "8080\n");
+}
+
+TEST(Hash, StreamingSha256EqualsOneShot) {
+  const std::string data(100'000, 'x');
+  for (size_t piece : {1, 7, 4096, 100'000}) {
+    Sha256Hasher hasher;
+    for (size_t i = 0; i < data.size(); i += piece) {
+      hasher.Update(std::string_view(data).substr(i, piece));
+    }
+    EXPECT_EQ(HexEncode(hasher.Finish()), HexEncode(Sha256(data))) << piece;
+  }
+  Sha256Hasher empty;
+  EXPECT_EQ(HexEncode(empty.Finish()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+}  // namespace
+}  // namespace basin
