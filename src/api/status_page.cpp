@@ -14,7 +14,8 @@ std::string_view StatusPageHtml() {
   header h1 { margin:0; font-size:20px; letter-spacing:.5px; }
   header .sub { color:var(--dim); }
   main { padding:20px 28px; display:grid; grid-template-columns:repeat(auto-fit,minmax(320px,1fr)); gap:18px; }
-  section { background:var(--panel); border-radius:8px; padding:16px 18px; }
+  section { background:var(--panel); border-radius:8px; padding:16px 18px; overflow-x:auto; }
+  section.wide { grid-column: span 2; }
   h2 { margin:0 0 10px; font-size:13px; text-transform:uppercase; letter-spacing:1px; color:var(--dim); font-weight:600; }
   .big { font-size:30px; font-weight:600; }
   .kpis { display:grid; grid-template-columns:repeat(3,1fr); gap:10px; }
@@ -41,6 +42,8 @@ std::string_view StatusPageHtml() {
   </section>
   <section><h2>Events by type, last 15 minutes</h2><table id="types"></table></section>
   <section><h2>Streams</h2><table id="streams"></table></section>
+  <section class="wide"><h2>Pipelines, latest run</h2><table id="pipelines"><tr><td class="sub">no run yet</td></tr></table></section>
+  <section class="wide"><h2>Batch files, latest loads</h2><table id="loads"><tr><td class="sub">no file yet</td></tr></table></section>
   <section><h2>Tables</h2><table id="tables"></table></section>
 </main>
 <footer>SQL: <code>POST /v1/query {"sql": "..."}</code> · <a style="color:var(--accent)" href="/metrics">Prometheus metrics</a> · <code>basin sql --data-dir DIR "SELECT …"</code></footer>
@@ -75,6 +78,33 @@ async function refresh() {
     document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
   } catch (e) {
     document.getElementById('updated').innerHTML = '<span class="err">' + esc(e.message) + '</span>';
+  }
+  await refreshBatch();
+}
+// The ops tables appear with the first pipeline run and the first batch file.
+async function refreshBatch() {
+  try { await drawBatch(); } catch (e) {
+    document.getElementById('pipelines').innerHTML = '<tr><td class="err">' + esc(e.message) + '</td></tr>';
+  }
+}
+async function drawBatch() {
+  const tableNames = (await (await fetch('/v1/tables')).json()).tables.map(t => t.name);
+  if (tableNames.includes('ops.pipeline_runs')) {
+    const runs = await sql("SELECT pipeline, status, rows_in, rows_out, rows_quarantined, rows_duplicate, " +
+      "strftime(started_at, '%H:%M:%S') FROM ops.pipeline_runs " +
+      "QUALIFY row_number() OVER (PARTITION BY pipeline ORDER BY started_at DESC) = 1 ORDER BY pipeline");
+    document.getElementById('pipelines').innerHTML =
+      '<tr><th>pipeline</th><th>status</th><th>in</th><th>out</th><th>quarantined</th><th>dup</th><th>at (UTC)</th></tr>' +
+      runs.map(([p, st, i, o, q, d, at]) => `<tr><td>${esc(p)}</td><td class="${st === 'failed' ? 'err' : ''}">${esc(st)}</td>` +
+        `<td class="n">${fmt(i)}</td><td class="n">${fmt(o)}</td><td class="n">${fmt(q)}</td><td class="n">${fmt(d)}</td><td>${esc(at)}</td></tr>`).join('');
+  }
+  if (tableNames.includes('ops.batch_loads')) {
+    const loads = await sql("SELECT original_name, table_name, status, rows_loaded, rows_quarantined, " +
+      "strftime(loaded_at, '%H:%M:%S') FROM ops.batch_loads ORDER BY loaded_at DESC LIMIT 8");
+    document.getElementById('loads').innerHTML =
+      '<tr><th>file</th><th>table</th><th>status</th><th>rows</th><th>quarantined</th><th>at (UTC)</th></tr>' +
+      loads.map(([f, t, st, r, q, at]) => `<tr><td>${esc(f)}</td><td>${esc(t)}</td><td class="${st === 'rejected' ? 'err' : ''}">${esc(st)}</td>` +
+        `<td class="n">${fmt(r)}</td><td class="n">${fmt(q)}</td><td>${esc(at)}</td></tr>`).join('');
   }
 }
 refresh(); setInterval(refresh, 2000);
