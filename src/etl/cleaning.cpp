@@ -37,6 +37,14 @@ std::string Shown(const std::string& expr) {
   return "'''' || left(CAST(" + expr + " AS VARCHAR), 100) || ''''";
 }
 
+// trim(x[, chars]) for chars that are all ASCII control characters or the space (codes <= 32):
+// a value whose first and last characters are above 32 has nothing to trim and is kept as it is,
+// so that only the few padded values pay for trim's per-character work.
+std::string TrimSql(const std::string& x, const std::string& chars = "") {
+  return "CASE WHEN ascii(" + x + ") > 32 AND ascii(right(" + x + ", 1)) > 32 THEN " + x +
+         " ELSE trim(" + x + (chars.empty() ? "" : ", " + chars) + ") END";
+}
+
 // Builds the chain of projections. Columns keep their order; each level lists all of them.
 class PlanBuilder {
  public:
@@ -151,7 +159,7 @@ Status AddCast(PlanBuilder& b, const CleaningRule& rule, size_t i) {
   const std::string c = b.Ref(i);
   const std::string from_type = b.column(i).type;
   // Text is trimmed first, and empty text is a missing value, not a failed conversion.
-  const std::string source = IsText(from_type) ? "nullif(trim(" + c + "), '')" : c;
+  const std::string source = IsText(from_type) ? "nullif(" + TrimSql(c) + ", '')" : c;
   const std::string target = Upper(rule.type);
   std::string converted = "TRY_CAST(" + source + " AS " + rule.type + ")";
   if (!rule.formats.empty() && (target == "TIMESTAMP" || target == "DATE")) {
@@ -190,7 +198,11 @@ Status AddRule(PlanBuilder& b, const CleaningRule& rule) {
         BASIN_ASSIGN_OR_RETURN(
             size_t i, b.Find(rule.columns[k], rule.path + ".columns[" + std::to_string(k) + "]"));
         std::string missing = b.Ref(i) + " IS NULL";
-        if (IsText(b.column(i).type)) missing = "(" + missing + " OR trim(" + b.Ref(i) + ") = '')";
+        if (IsText(b.column(i).type)) {
+          // trim(x) = '' needs x to be empty or to start with a space.
+          missing = "(" + missing + " OR (coalesce(ascii(" + b.Ref(i) + "), 0) <= 32 AND trim(" +
+                    b.Ref(i) + ") = ''))";
+        }
         fail += (fail.empty() ? "" : " OR ") + missing;
         reason += " WHEN " + missing + " THEN " + QuoteLiteral(b.column(i).name + ": missing");
       }
@@ -209,7 +221,7 @@ Status AddRule(PlanBuilder& b, const CleaningRule& rule) {
                                    b.column(i).name + "' is " + b.column(i).type);
         }
         values[i] = rule.kind == CleaningRuleKind::kTrim
-                        ? "trim(" + b.Ref(i) + ", ' ' || chr(9) || chr(10) || chr(13))"
+                        ? TrimSql(b.Ref(i), "' ' || chr(9) || chr(10) || chr(13)")
                         : std::string(rule.kind == CleaningRuleKind::kLower ? "lower(" : "upper(") +
                               b.Ref(i) + ")";
       }

@@ -786,6 +786,110 @@ Result<catalog::TableInfo> EvolveOutput(catalog::Catalog& catalog, const catalog
   return evolved;
 }
 
+// The new rows of `partitions` (Hive paths, none of them rewritten with existing rows) written
+// with one partitioned COPY instead of one filtered scan per partition. DuckDB writes into a
+// run-private folder under the lake, by partition index (so that DuckDB's own escaping of values
+// in folder names plays no part); each file is then fsync()ed and renamed to its final name, and
+// the folder fsync()ed, so that a file under its final name is complete (as query::WriteParquet).
+// `written` gets every final path as soon as it exists, for the removal on failure.
+Result<std::vector<catalog::DataFile>> WritePartitionsAtOnce(
+    query::DuckDb& db, const std::string& lake_root, const catalog::TableInfo& table,
+    const std::vector<std::string>& partitions, const std::string& run_id, int& file_counter,
+    std::vector<std::string>& written) {
+  const auto& part_columns = table.schema.partition_columns;
+  std::string values;
+  for (size_t k = 0; k < partitions.size(); ++k) {
+    values += (k > 0 ? ", (" : "(") + QuoteLiteral(partitions[k]) + ", " + std::to_string(k) + ")";
+  }
+  BASIN_RETURN_IF_ERROR(
+      db.Execute("CREATE OR REPLACE TEMP TABLE __basin_parts AS SELECT * FROM (VALUES " + values +
+                 ") AS t(path, idx)"));
+  const fs::path staging = fs::path(lake_root) / "_tmp" / "etl" / run_id;
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  BASIN_RETURN_IF_ERROR(CreateDirectories(staging.string()));
+  struct RemoveStaging {
+    fs::path dir;
+    ~RemoveStaging() {
+      std::error_code ignored;
+      fs::remove_all(dir, ignored);
+    }
+  } remove_staging{staging};
+  const std::string select = "SELECT " + CastColumns(table.schema.columns, "n") +
+                             ", p.idx AS __basin_part FROM " + kOutputRows +
+                             " AS n JOIN __basin_parts AS p ON " +
+                             TypedPartitionPathSql(part_columns, "n") + " = p.path";
+  BASIN_ASSIGN_OR_RETURN(
+      auto copied, db.Query("COPY (" + select + ") TO " + QuoteLiteral(staging.string()) +
+                            " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (__basin_part))"));
+  const int64_t rows_copied = copied.rows.empty() ? -1 : copied.rows.at(0).at(0).i;
+  // Rows per produced file, from the files' own footers.
+  std::string produced_list;
+  for (auto it = fs::recursive_directory_iterator(staging, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    produced_list += (produced_list.empty() ? "" : ", ") + QuoteLiteral(it->path().string());
+  }
+  if (ec) return ErrnoStatus(ec.value(), "list " + staging.string());
+  if (produced_list.empty()) {
+    return Error(ErrorCode::kInternal, "the partitioned write produced no files");
+  }
+  BASIN_ASSIGN_OR_RETURN(
+      auto counted,
+      db.Query("SELECT file_name, CAST(sum(row_group_num_rows) AS BIGINT) FROM (SELECT DISTINCT "
+               "file_name, row_group_id, row_group_num_rows FROM parquet_metadata([" +
+               produced_list + "])) GROUP BY file_name ORDER BY file_name"));
+  std::vector<catalog::DataFile> added;
+  int64_t total = 0;
+  std::set<std::string> final_dirs;
+  for (const auto& row : counted.rows) {
+    const fs::path produced(row.at(0).s);
+    const std::string folder = produced.parent_path().filename().string();
+    constexpr std::string_view kPrefix = "__basin_part=";
+    if (folder.rfind(kPrefix, 0) != 0) {
+      return Error(ErrorCode::kInternal, "unexpected partitioned file " + produced.string());
+    }
+    const size_t idx = std::stoul(folder.substr(kPrefix.size()));
+    if (idx >= partitions.size()) {
+      return Error(ErrorCode::kInternal, "unexpected partition folder " + folder);
+    }
+    catalog::DataFile file;
+    file.partition = partitions[idx];
+    file.path = table.location + "/" + file.partition + "/" + run_id + "-" +
+                std::to_string(file_counter++) + ".parquet";
+    const fs::path final_path = fs::path(lake_root) / file.path;
+    const fs::path final_dir = final_path.parent_path();
+    if (!fs::exists(final_dir, ec)) {
+      std::vector<fs::path> missing;
+      for (fs::path d = final_dir; !d.empty() && d != d.parent_path() && !fs::exists(d, ec);
+           d = d.parent_path()) {
+        missing.push_back(d);
+      }
+      BASIN_RETURN_IF_ERROR(CreateDirectories(final_dir.string()));
+      for (const fs::path& d : missing) {
+        BASIN_RETURN_IF_ERROR(SyncDirectory(d.parent_path().string()));
+      }
+    }
+    BASIN_RETURN_IF_ERROR(SyncFile(produced.string()));
+    file.size_bytes = static_cast<int64_t>(fs::file_size(produced, ec));
+    if (ec) return ErrnoStatus(ec.value(), "stat " + produced.string());
+    fs::rename(produced, final_path, ec);
+    if (ec) return ErrnoStatus(ec.value(), "rename " + produced.string());
+    written.push_back(final_path.string());
+    final_dirs.insert(final_dir.string());
+    file.row_count = row.at(1).i;
+    total += file.row_count;
+    added.push_back(std::move(file));
+  }
+  for (const auto& dir : final_dirs) BASIN_RETURN_IF_ERROR(SyncDirectory(dir));
+  if (rows_copied >= 0 && total != rows_copied) {
+    return Error(ErrorCode::kInternal, "the partitioned write reports " +
+                                           std::to_string(rows_copied) + " rows, its files hold " +
+                                           std::to_string(total));
+  }
+  return added;
+}
+
 }  // namespace
 
 Status PipelineRunner::WriteOutput(const PipelineSpec& spec, Execution& run) {
@@ -806,10 +910,14 @@ Status PipelineRunner::WriteOutput(const PipelineSpec& spec, Execution& run) {
     if (!HasColumn(partitions, c.name)) data.push_back(c);
   }
   if (data.empty()) return Invalid("$.transform", "produces no data columns");
-  // Sorted by partition so that each partition's write scans only its own row groups.
+  // Sorted by partition so that each partition's rewrite scans only its own row groups.
   std::string materialize =
       std::string("CREATE TEMP TABLE ") + kOutputRows + " AS SELECT * FROM " + kTransform;
-  if (!partitions.empty()) {
+  // Only a merge into existing rows rewrites partitions one by one (the others are written at
+  // once, unsorted).
+  const bool rewrites_possible =
+      spec.output.mode == OutputMode::kMerge && !run.output_snapshot.files.empty();
+  if (!partitions.empty() && rewrites_possible) {
     std::vector<std::string> names;
     for (const auto& p : partitions) names.push_back(p.name);
     materialize += " ORDER BY " + ColumnList(names);
@@ -910,6 +1018,23 @@ Status PipelineRunner::WriteOutput(const PipelineSpec& spec, Execution& run) {
   }
   std::set<std::string> to_write = partitions_written;
   to_write.insert(rewritten.begin(), rewritten.end());
+  // Partitions that get only new rows: one partitioned write for all of them.
+  std::vector<std::string> fresh;
+  if (!part_columns.empty()) {
+    for (const auto& p : partitions_written) {
+      if (!rewritten.count(p)) fresh.push_back(p);
+    }
+  }
+  if (fresh.size() > 1) {
+    BASIN_ASSIGN_OR_RETURN(
+        auto added, WritePartitionsAtOnce(db, lake_root_, table, fresh, run.report.record.run_id,
+                                          run.file_counter, run.written));
+    for (auto& file : added) {
+      run.report.record.rows_written += file.row_count;
+      run.output_added.push_back(std::move(file));
+    }
+    for (const auto& p : fresh) to_write.erase(p);
+  }
   for (const std::string& partition : to_write) {
     auto filter = new_rows_filter.find(partition);
     std::string select = "SELECT " + CastColumns(table.schema.columns, "n") + " FROM " +

@@ -1,7 +1,5 @@
 #include "ingest/batch_loader.h"
 
-#include <simdjson.h>
-
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -234,73 +232,82 @@ Result<Staged> StageCsv(query::DuckDb& db, const std::string& path, const BatchF
   return staged;
 }
 
-// NDJSON and JSON arrays: `lines` (line_no, line) is split into `staged` (objects) and
-// `bad_rows` (everything else that is not blank).
-Status SplitJsonLines(query::DuckDb& db) {
-  const std::string is_object =
-      "coalesce(CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' END, false)";
-  BASIN_RETURN_IF_ERROR(
-      db.Execute("CREATE TABLE staged AS SELECT line_no AS __line, CAST(line AS "
-                 "JSON) AS __doc FROM lines WHERE trim(line) <> '' AND " +
-                 is_object + " ORDER BY line_no"));
-  return db.Execute(
-      "CREATE TABLE bad_rows AS SELECT line AS record, 'json_parse' AS rule, CASE WHEN "
-      "json_valid(line) THEN 'not a JSON object' ELSE 'malformed JSON' END AS reason, "
-      "CAST(line_no AS BIGINT) AS line FROM lines WHERE trim(line) <> '' AND NOT " +
-      is_object + " ORDER BY line_no");
-}
-
+// The keys of the objects in `lines`, in first-seen order (by line, then within the line).
 Result<std::vector<std::string>> JsonKeys(query::DuckDb& db) {
-  BASIN_ASSIGN_OR_RETURN(auto structure,
-                         QueryOne(db,
-                                  "SELECT CAST(json_group_structure(__doc) AS VARCHAR) FROM "
-                                  "staged"));
+  BASIN_ASSIGN_OR_RETURN(
+      auto result,
+      db.Query("SELECT k FROM (SELECT line_no, unnest(keys) AS k, generate_subscripts(keys, 1) AS "
+               "pos FROM (SELECT line_no, json_keys(line) AS keys FROM lines WHERE kind = "
+               "'object')) GROUP BY k ORDER BY min(line_no), arg_min(pos, line_no)"));
   std::vector<std::string> keys;
-  if (structure.kind != query::Value::Kind::kString) return keys;
-  simdjson::dom::parser parser;
-  simdjson::dom::object object;
-  if (parser.parse(structure.s).get_object().get(object) != simdjson::SUCCESS) return keys;
-  for (auto field : object) keys.emplace_back(field.key);
+  for (const auto& row : result.rows) keys.push_back(row.at(0).s);
   return keys;
 }
 
 Result<Staged> StageJson(query::DuckDb& db, const std::string& path, const std::string& format) {
-  std::string lines_sql;
+  std::string lines_select;
   if (format == "ndjson") {
     // read_text + split: a line is a record whatever bytes it holds, so a malformed line is kept
     // whole for the quarantine with its line number.
-    lines_sql =
-        "CREATE TABLE lines AS SELECT line_no, CASE WHEN line_no = 1 THEN ltrim(rtrim(line, "
-        "chr(13)), chr(65279)) ELSE rtrim(line, chr(13)) END AS line FROM (SELECT "
-        "unnest(parts) AS line, generate_subscripts(parts, 1) AS line_no FROM (SELECT "
-        "string_split(content, chr(10)) AS parts FROM read_text(" +
+    lines_select =
+        "SELECT line_no, CASE WHEN line_no = 1 THEN ltrim(rtrim(line, chr(13)), chr(65279)) ELSE "
+        "rtrim(line, chr(13)) END AS line FROM (SELECT unnest(parts) AS line, "
+        "generate_subscripts(parts, 1) AS line_no FROM (SELECT string_split(content, chr(10)) AS "
+        "parts FROM read_text(" +
         QuoteLiteral(path) + ")))";
   } else {
-    lines_sql =
-        "CREATE TABLE lines AS SELECT row_number() OVER () AS line_no, CAST(json AS VARCHAR) AS "
-        "line FROM read_json_objects(" +
+    lines_select =
+        "SELECT row_number() OVER () AS line_no, CAST(json AS VARCHAR) AS line FROM "
+        "read_json_objects(" +
         QuoteLiteral(path) + ", format='array')";
   }
-  Status read = db.Execute(lines_sql);
+  // Each line is classified once (blank, malformed, object, other JSON). Valid JSON is an
+  // object exactly when its first character after JSON whitespace is '{', so one parse (the
+  // validation) decides.
+  Status read = db.Execute(
+      "CREATE TABLE lines AS SELECT line_no, line, CASE WHEN trim(line) = '' THEN 'blank' WHEN "
+      "NOT json_valid(line) THEN 'malformed' WHEN prefix(line, '{') OR regexp_matches(line, "
+      "'^[ \t\r\n]*[{]') THEN 'object' ELSE 'other' END AS kind FROM (" +
+      lines_select + ")");
   if (!read.ok()) return ReadError(read, format);
-  BASIN_RETURN_IF_ERROR(SplitJsonLines(db));
+  BASIN_RETURN_IF_ERROR(
+      db.Execute("CREATE TABLE bad_rows AS SELECT line AS record, 'json_parse' AS rule, CASE WHEN "
+                 "kind = 'other' THEN 'not a JSON object' ELSE 'malformed JSON' END AS reason, "
+                 "CAST(line_no AS BIGINT) AS line FROM lines WHERE kind IN ('malformed', "
+                 "'other') ORDER BY line_no"));
+  BASIN_ASSIGN_OR_RETURN(auto keys, JsonKeys(db));
+  // Each object is parsed once: all its values are extracted in one call (a list, one element
+  // per key), and `staged` keeps only those values, not the document. The inference and the
+  // writes below then look at one small value at a time. `lines` goes, so that the file is not
+  // held twice.
+  std::string paths;
+  std::string values;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    std::string escaped;
+    for (char c : keys[i]) {
+      if (c == '"' || c == '\\') escaped += '\\';
+      escaped += c;
+    }
+    paths += (i > 0 ? ", " : "") + QuoteLiteral("$.\"" + escaped + "\"");
+    values += ", __v[" + std::to_string(i + 1) + "] AS __c" + std::to_string(i);
+  }
+  const std::string extracted =
+      keys.empty() ? std::string() : ", json_extract(line, [" + paths + "]) AS __v";
+  BASIN_RETURN_IF_ERROR(db.Execute("CREATE TABLE staged AS SELECT line_no AS __line" + values +
+                                   " FROM (SELECT line_no" + extracted +
+                                   " FROM lines WHERE kind = 'object') ORDER BY line_no"));
+  BASIN_RETURN_IF_ERROR(db.Execute("DROP TABLE lines"));
   Staged staged;
   staged.format = format;
   staged.row_sql = "__line";
   staged.row_label = format == "ndjson" ? "line" : "element";
-  BASIN_ASSIGN_OR_RETURN(auto keys, JsonKeys(db));
-  for (const auto& key : keys) {
-    std::string escaped;
-    for (char c : key) {
-      if (c == '"' || c == '\\') escaped += '\\';
-      escaped += c;
-    }
-    const std::string json_path = QuoteLiteral("$.\"" + escaped + "\"");
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string value = "__c" + std::to_string(i);
     FileColumn c;
-    c.name = key;
-    c.text_sql = "json_extract_string(__doc, " + json_path + ")";
-    c.json_sql = "json_extract(__doc, " + json_path + ")";
-    c.json_type_sql = "json_type(__doc, " + json_path + ")";
+    c.name = keys[i];
+    c.text_sql = "json_extract_string(" + value + ", '$')";
+    c.json_sql = value;
+    c.json_type_sql = "json_type(" + value + ")";
     staged.columns.push_back(std::move(c));
   }
   return staged;
@@ -366,68 +373,80 @@ Status InferTextTypes(query::DuckDb& db, Staged& staged) {
   return Status::Ok();
 }
 
-Status InferTypes(query::DuckDb& db, Staged& staged) {
-  if (staged.columns.empty()) return Status::Ok();
-  if (staged.format == "csv") return InferTextTypes(db, staged);
-  constexpr int kPerColumn = 9;
-  std::string sql = "SELECT ";
+// JSON columns keep JSON's own types: strings never become numbers or booleans, only dates and
+// times. Like InferTextTypes: the counts over every value (one json_type per value), the ladder
+// on a sample, then the type the sample suggests verified over every value (a column gets the
+// first type of the ladder that all its scalar values fit, exactly as one pass over all values
+// would decide, at the cost of about one pass for a typed column).
+Status InferJsonTypes(query::DuckDb& db, Staged& staged) {
+  constexpr InferredType kLadder[] = {InferredType::kBoolean, InferredType::kBigint,
+                                      InferredType::kDouble, InferredType::kDate,
+                                      InferredType::kTimestamp};
+  constexpr size_t kSteps = std::size(kLadder);
+  // Whether a scalar value fits kLadder[k]; `jt` is its json_type, `v` its text.
+  auto fits = [](const std::string& jt, const std::string& v, size_t k) -> std::string {
+    switch (k) {
+      case 0: return "(" + jt + " = 'BOOLEAN')";
+      case 1: return "(" + jt + " IN ('BIGINT', 'UBIGINT') AND " + FitsBigintSql(v) + ")";
+      case 2: return "(" + jt + " IN ('BIGINT', 'UBIGINT', 'DOUBLE'))";
+      case 3: return "(" + jt + " = 'VARCHAR' AND " + FitsDateSql(v) + ")";
+      default: return "(" + jt + " = 'VARCHAR' AND " + FitsTimestampSql(v) + ")";
+    }
+  };
+  auto scalar = [](const std::string& jt) {
+    return "(" + jt + " NOT IN ('OBJECT', 'ARRAY', 'NULL'))";
+  };
+  std::string types = "SELECT ";
+  std::string counts = "SELECT ";
+  std::string sample = "SELECT ";
   for (size_t i = 0; i < staged.columns.size(); ++i) {
     const FileColumn& c = staged.columns[i];
-    const std::string& v = c.text_sql;
-    if (i > 0) sql += ", ";
-    if (c.json_type_sql.empty()) {
-      const std::string f = " FILTER (WHERE " + v + " IS NOT NULL)";
-      sql += "count(" + v + "), count(*) - count(" + v + "), 0, bool_and(" + FitsBooleanSql(v) +
-             ")" + f + ", bool_and(" + FitsBigintSql(v) + ")" + f + ", bool_and(" +
-             FitsDoubleSql(v) + ")" + f + ", bool_and(" + FitsDateSql(v) + ")" + f + ", bool_and(" +
-             FitsTimestampSql(v) + ")" + f + ", true";
-    } else {
-      // JSON keeps its own types: strings never become numbers or booleans, only dates/times.
-      const std::string& jt = c.json_type_sql;
-      const std::string scalar = "(" + jt + " NOT IN ('OBJECT', 'ARRAY', 'NULL'))";
-      const std::string f = " FILTER (WHERE " + scalar + ")";
-      sql += "count(*) FILTER (WHERE " + jt + " IS NOT NULL AND " + jt + " <> 'NULL'), " +
-             "count(*) FILTER (WHERE " + jt + " IS NULL OR " + jt + " = 'NULL'), " +
-             "count(*) FILTER (WHERE " + jt + " IN ('OBJECT', 'ARRAY')), bool_and(" + jt +
-             " = 'BOOLEAN')" + f + ", bool_and(" + jt + " IN ('BIGINT', 'UBIGINT') AND " +
-             FitsBigintSql(v) + ")" + f + ", bool_and(" + jt + " IN ('BIGINT', 'UBIGINT', " +
-             "'DOUBLE'))" + f + ", bool_and(" + jt + " = 'VARCHAR' AND " + FitsDateSql(v) + ")" +
-             f + ", bool_and(" + jt + " = 'VARCHAR' AND " + FitsTimestampSql(v) + ")" + f +
-             ", bool_and(" + jt + " = 'VARCHAR')" + f;
+    const std::string t = "__t" + std::to_string(i);
+    types += std::string(i > 0 ? ", " : "") + c.json_type_sql + " AS " + t;
+    counts += std::string(i > 0 ? ", " : "") + "count(*) FILTER (WHERE " + t + " IS NOT NULL AND " +
+              t + " <> 'NULL'), count(*) FILTER (WHERE " + t + " IS NULL OR " + t +
+              " = 'NULL'), count(*) FILTER (WHERE " + t + " IN ('OBJECT', 'ARRAY'))";
+    for (size_t k = 0; k < kSteps; ++k) {
+      sample += std::string(i + k > 0 ? ", " : "") + "coalesce(bool_and(" +
+                fits(c.json_type_sql, c.text_sql, k) + ") FILTER (WHERE " +
+                scalar(c.json_type_sql) + "), true)";
     }
   }
-  sql += " FROM staged";
-  BASIN_ASSIGN_OR_RETURN(auto result, db.Query(sql));
-  if (result.rows.empty()) return Status::Ok();
-  const auto& row = result.rows[0];
-  auto flag = [&](size_t i, int k) {
-    const query::Value& v = row[i * kPerColumn + k];
-    return v.kind == query::Value::Kind::kBool && v.b;
-  };
+  BASIN_ASSIGN_OR_RETURN(auto counted, db.Query(counts + " FROM (" + types + " FROM staged)"));
+  BASIN_ASSIGN_OR_RETURN(auto sampled, db.Query(sample + " FROM (SELECT * FROM staged LIMIT " +
+                                                std::to_string(kInferenceSampleRows) + ")"));
   for (size_t i = 0; i < staged.columns.size(); ++i) {
     FileColumn& c = staged.columns[i];
-    c.non_null = row[i * kPerColumn].i;
-    c.nullable = row[i * kPerColumn + 1].i > 0;
-    const int64_t structured = row[i * kPerColumn + 2].i;
+    c.non_null = counted.rows[0][3 * i].i;
+    c.nullable = counted.rows[0][3 * i + 1].i > 0;
+    const int64_t structured = counted.rows[0][3 * i + 2].i;
+    c.type = InferredType::kVarchar;
     if (structured > 0) {
       c.type = InferredType::kJson;
-    } else if (c.non_null == 0) {
-      c.type = InferredType::kVarchar;
-    } else if (flag(i, 3)) {
-      c.type = InferredType::kBoolean;
-    } else if (flag(i, 4)) {
-      c.type = InferredType::kBigint;
-    } else if (flag(i, 5)) {
-      c.type = InferredType::kDouble;
-    } else if (flag(i, 6)) {
-      c.type = InferredType::kDate;
-    } else if (flag(i, 7)) {
-      c.type = InferredType::kTimestamp;
-    } else {
-      c.type = InferredType::kVarchar;
+      continue;
+    }
+    if (c.non_null == 0) continue;
+    for (size_t k = 0; k < kSteps; ++k) {
+      const query::Value& suggested = sampled.rows[0][i * kSteps + k];
+      if (suggested.kind != query::Value::Kind::kBool || !suggested.b) continue;
+      // A misfit is a scalar value for which the condition is false (as bool_and sees it).
+      const std::string misfit = "SELECT count(*) FROM (SELECT 1 FROM staged WHERE " +
+                                 scalar(c.json_type_sql) + " AND NOT " +
+                                 fits(c.json_type_sql, c.text_sql, k) + " LIMIT 1)";
+      BASIN_ASSIGN_OR_RETURN(auto found, QueryOne(db, misfit));
+      if (found.i == 0) {
+        c.type = kLadder[k];
+        break;
+      }
     }
   }
   return Status::Ok();
+}
+
+Status InferTypes(query::DuckDb& db, Staged& staged) {
+  if (staged.columns.empty()) return Status::Ok();
+  if (staged.format == "csv") return InferTextTypes(db, staged);
+  return InferJsonTypes(db, staged);
 }
 
 // The SQL giving a file column's values as `type` (the table's type for it): NULL where a value
@@ -910,7 +929,9 @@ Result<LoadReport> BatchLoader::LoadLocked(
   for (size_t i = 0; i < plan.select.size(); ++i) {
     select_sql += (i > 0 ? ", " : "") + plan.select[i];
   }
-  select_sql += " FROM staged ORDER BY " + staged.row_sql;
+  // `staged` holds the rows in file order and the database preserves insertion order, so the
+  // file keeps that order without a sort.
+  select_sql += " FROM staged";
   if (staged.rows > 0) {
     auto file =
         query::WriteParquet(*db, select_sql, (fs::path(lake_root_) / data_file.path).string());

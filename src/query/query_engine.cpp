@@ -16,7 +16,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-
 // After a deadline passes the watchdog interrupts again at this interval until the query is
 // disarmed: an interrupt that lands between two statements of a query is forgotten by DuckDB.
 constexpr auto kReinterruptInterval = std::chrono::milliseconds(20);
