@@ -1334,6 +1334,16 @@ Status Catalog::RegisterConsumer(const std::string& stream, const std::string& c
   });
 }
 
+Status Catalog::RemoveConsumer(const std::string& stream, const std::string& consumer) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->InTransaction(true, [&]() -> Status {
+    BASIN_ASSIGN_OR_RETURN(
+        auto s, impl_->Prepare("DELETE FROM stream_offsets WHERE stream = ?1 AND consumer = ?2"));
+    s->Bind(1, stream).Bind(2, consumer);
+    return s->Run();
+  });
+}
+
 Result<std::vector<ConsumerOffset>> Catalog::ListConsumers(const std::string& stream) const {
   std::lock_guard lock(impl_->mu);
   return impl_->ConsumersOf(stream);

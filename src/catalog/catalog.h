@@ -199,6 +199,9 @@ class Catalog {
 
   // Creates the consumer's offset at 0 if it has none (so that compaction waits for it).
   Status RegisterConsumer(const std::string& stream, const std::string& consumer);
+  // Forgets a consumer (a pipeline that was removed), so that it no longer holds compaction
+  // back. Nothing happens if it is not there.
+  Status RemoveConsumer(const std::string& stream, const std::string& consumer);
   // Every consumer of a stream with its committed offset, by consumer name.
   Result<std::vector<ConsumerOffset>> ListConsumers(const std::string& stream) const;
 

@@ -99,6 +99,10 @@ Result<std::unique_ptr<Platform>> Platform::Open(const PlatformOptions& options)
                                                   &SystemClock::Instance(), p->metrics_.get()));
   BASIN_ASSIGN_OR_RETURN(p->pipelines_, etl::LoadPipelineSet(UserPipelineDir(options.data_dir)));
   BASIN_RETURN_IF_ERROR(etl::EnsureRawTables(*p->catalog_, p->pipelines_.raw_tables));
+  BASIN_ASSIGN_OR_RETURN(auto forgotten, etl::ForgetRemovedPipelines(*p->catalog_, p->pipelines_));
+  for (const std::string& f : forgotten) {
+    BASIN_LOG(Info, "etl") << "forgot the position of a removed pipeline: " << f;
+  }
   ingest::BatchLimits batch_limits;
   batch_limits.max_file_bytes = options.max_batch_file_bytes;
   p->batch_loader_ =

@@ -200,6 +200,23 @@ std::vector<catalog::TableRef> MissingSources(const catalog::Catalog& catalog,
   return missing;
 }
 
+Result<std::vector<std::string>> ForgetRemovedPipelines(catalog::Catalog& catalog,
+                                                        const PipelineSet& set) {
+  constexpr std::string_view kPrefix = "pipeline:";
+  std::vector<std::string> removed;
+  for (const catalog::TableInfo& table : catalog.ListTables()) {
+    const std::string stream = catalog::TableConsumerStream(table.ref);
+    BASIN_ASSIGN_OR_RETURN(auto consumers, catalog.ListConsumers(stream));
+    for (const catalog::ConsumerOffset& c : consumers) {
+      if (!c.consumer.starts_with(kPrefix)) continue;
+      if (set.Find(std::string_view(c.consumer).substr(kPrefix.size())) != nullptr) continue;
+      BASIN_RETURN_IF_ERROR(catalog.RemoveConsumer(stream, c.consumer));
+      removed.push_back(stream + " " + c.consumer);
+    }
+  }
+  return removed;
+}
+
 Status EnsureRawTables(catalog::Catalog& catalog, const std::vector<RawTableDeclaration>& tables) {
   for (const RawTableDeclaration& d : tables) {
     catalog::TableSchema schema;

@@ -48,6 +48,12 @@ Result<PipelineSet> LoadPipelineSet(const std::string& user_dir);
 std::vector<catalog::TableRef> MissingSources(const catalog::Catalog& catalog,
                                               const PipelineSpec& spec);
 
+// Forgets the source positions of pipelines that are no longer in `set` (a definition deleted
+// from <data-dir>/pipelines/): left behind, they would hold back compaction of their sources
+// forever. Returns the consumers removed ("table:raw.orders pipeline:old").
+Result<std::vector<std::string>> ForgetRemovedPipelines(catalog::Catalog& catalog,
+                                                        const PipelineSet& set);
+
 // Creates each declared raw table that does not exist yet (an existing table is left as it is).
 Status EnsureRawTables(catalog::Catalog& catalog, const std::vector<RawTableDeclaration>& tables);
 

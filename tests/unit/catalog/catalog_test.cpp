@@ -577,6 +577,13 @@ TEST_F(CatalogTest, NewFilesSinceSkipsCompactedFilesAndCompactionWaitsForConsume
   EXPECT_EQ(Paths(*fresh), std::vector<std::string>{"raw/events/dt=2026-11-27/hour=04/d.parquet"});
   // A new reader still gets every live file, the compacted one included.
   EXPECT_EQ(catalog_->NewFilesSince(events.id, 0, *s4)->size(), 2u);
+
+  // A removed pipeline stops holding compaction back.
+  ASSERT_TRUE(catalog_->RegisterConsumer(stream, "pipeline:gone").ok());
+  EXPECT_EQ(catalog_->ListConsumers(stream)->size(), 2u);
+  ASSERT_TRUE(catalog_->RemoveConsumer(stream, "pipeline:gone").ok());
+  ASSERT_TRUE(catalog_->RemoveConsumer(stream, "pipeline:gone").ok());  // already gone
+  EXPECT_EQ(catalog_->ListConsumers(stream)->size(), 1u);
 }
 
 TEST(QuarantineTableTest, RawTablesKeepTheirNameOthersAreQualified) {

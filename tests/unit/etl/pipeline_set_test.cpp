@@ -134,5 +134,27 @@ TEST(PipelineSetTest, UserPipelinesAddToAndReplaceTheDefaults) {
   EXPECT_NE(broken.status().message().find("broken.pipeline.json"), std::string::npos);
 }
 
+TEST(PipelineSetTest, PositionsOfRemovedPipelinesAreForgotten) {
+  test::TempDir dir;
+  auto catalog = catalog::Catalog::Open(dir.path() + "/basin.db");
+  ASSERT_TRUE(catalog.ok());
+  const catalog::TableRef orders{"raw", "orders"};
+  ASSERT_TRUE((*catalog)->CreateTable(orders, {0, {{"id", "VARCHAR"}}, {}}, "raw/orders").ok());
+  const std::string stream = catalog::TableConsumerStream(orders);
+  ASSERT_TRUE((*catalog)->RegisterConsumer(stream, "pipeline:orders").ok());
+  ASSERT_TRUE((*catalog)->RegisterConsumer(stream, "pipeline:deleted_one").ok());
+  ASSERT_TRUE((*catalog)->RegisterConsumer(stream, "someone_else").ok());
+  auto set = LoadPipelineSet("");
+  ASSERT_TRUE(set.ok());
+  auto removed = ForgetRemovedPipelines(**catalog, *set);
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, std::vector<std::string>{"table:raw.orders pipeline:deleted_one"});
+  auto left = (*catalog)->ListConsumers(stream);
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 2u);
+  EXPECT_EQ((*left)[0].consumer, "pipeline:orders");
+  EXPECT_EQ((*left)[1].consumer, "someone_else");
+}
+
 }  // namespace
 }  // namespace basin::etl
