@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "base/number_format.h"
+
 namespace basin::cli {
 
 // A one-line progress bar on stderr for long CLI work (a large file, a pipeline run). It draws
@@ -30,8 +32,5 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_{};
 };
-
-// 1234567 -> "1,234,567".
-std::string WithThousands(int64_t n);
 
 }  // namespace basin::cli

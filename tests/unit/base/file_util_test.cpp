@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "base/hash.h"
+#include "base/number_format.h"
 #include "unit/temp_dir.h"
 
 namespace basin {
@@ -35,6 +36,15 @@ TEST(Hash, StreamingSha256EqualsOneShot) {
   Sha256Hasher empty;
   EXPECT_EQ(HexEncode(empty.Finish()),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST(NumberFormat, GroupsThousands) {
+  EXPECT_EQ(WithThousands(0), "0");
+  EXPECT_EQ(WithThousands(999), "999");
+  EXPECT_EQ(WithThousands(1000), "1,000");
+  EXPECT_EQ(WithThousands(1234567), "1,234,567");
+  EXPECT_EQ(WithThousands(-1234), "-1,234");
+  EXPECT_EQ(WithThousands(INT64_MIN), "-9,223,372,036,854,775,808");
 }
 
 }  // namespace
