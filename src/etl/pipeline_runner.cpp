@@ -10,6 +10,7 @@
 #include "base/file_util.h"
 #include "base/json_writer.h"
 #include "base/logging.h"
+#include "base/number_format.h"
 #include "base/time_format.h"
 #include "etl/cleaning.h"
 #include "etl/dqdl.h"
@@ -99,16 +100,6 @@ std::map<std::string, std::string> ParsePartition(const std::string& partition) 
     start = end + 1;
   }
   return out;
-}
-
-std::string WithThousands(int64_t n) {
-  std::string digits = std::to_string(n < 0 ? -n : n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return n < 0 ? "-" + out : out;
 }
 
 struct SourceRead {
@@ -508,11 +499,15 @@ Status PipelineRunner::Execute(const PipelineSpec& spec, Execution& run) {
   } else if (output.status().code() != ErrorCode::kTableNotFound) {
     return output.status();
   }
+  // Only cleaning rules quarantine rows: a pipeline without them (an aggregate) gets no empty
+  // quarantine table (and replaying it is TableNotFound).
   const catalog::TableRef quarantine_ref = catalog::QuarantineTableFor(spec.output.table);
-  BASIN_ASSIGN_OR_RETURN(
-      run.quarantine_table,
-      catalog_->EnsureTable(quarantine_ref, {0, QuarantineColumns(), {{"dt", "DATE"}}},
-                            quarantine_ref.zone + "/" + quarantine_ref.name));
+  if (!spec.cleaning.empty()) {
+    BASIN_ASSIGN_OR_RETURN(
+        run.quarantine_table,
+        catalog_->EnsureTable(quarantine_ref, {0, QuarantineColumns(), {{"dt", "DATE"}}},
+                              quarantine_ref.zone + "/" + quarantine_ref.name));
+  }
 
   // Views over the sources. The primary's rows come from its files (a run) or from quarantine
   // (a replay).

@@ -261,13 +261,11 @@ Result<Staged> StageJson(query::DuckDb& db, const std::string& path, const std::
         "read_json_objects(" +
         QuoteLiteral(path) + ", format='array')";
   }
-  // Each line is classified once (blank, malformed, object, other JSON). Valid JSON is an
-  // object exactly when its first character after JSON whitespace is '{', so one parse (the
-  // validation) decides.
+  // Each line is classified once (blank, malformed, object, other JSON).
   Status read = db.Execute(
       "CREATE TABLE lines AS SELECT line_no, line, CASE WHEN trim(line) = '' THEN 'blank' WHEN "
-      "NOT json_valid(line) THEN 'malformed' WHEN prefix(line, '{') OR regexp_matches(line, "
-      "'^[ \t\r\n]*[{]') THEN 'object' ELSE 'other' END AS kind FROM (" +
+      "NOT json_valid(line) THEN 'malformed' WHEN json_type(line) = 'OBJECT' THEN 'object' ELSE "
+      "'other' END AS kind FROM (" +
       lines_select + ")");
   if (!read.ok()) return ReadError(read, format);
   BASIN_RETURN_IF_ERROR(
