@@ -98,23 +98,17 @@ class RunnerTest : public ::testing::Test {
     return *report;
   }
 
-  // Every value as text ("NULL" for null), over the current snapshot of every table, each a
-  // view <zone>.<table> as the query engine makes them.
+  // Every value as text ("NULL" for null), through the query engine analysts use (its views of
+  // the current snapshots, its read-only checks).
   Rows Query(const std::string& sql) {
-    auto db = query::DuckDb::Open();
-    EXPECT_TRUE(db.ok());
     Rows rows;
-    if (!db.ok()) return rows;
-    for (const catalog::TableInfo& t : catalog_->ListTables()) {
-      auto snapshot = catalog_->CurrentSnapshot(t.ref);
-      EXPECT_TRUE(snapshot.ok());
-      const std::string& schema = t.ref.zone;
-      Status s = (*db)->Execute("CREATE SCHEMA IF NOT EXISTS " + schema + "; CREATE VIEW " +
-                                schema + "." + t.ref.name + " AS " +
-                                query::TableScanSql(snapshot->schema, snapshot->files, lake_));
-      EXPECT_TRUE(s.ok()) << s.ToString();
+    if (!engine_) {
+      auto engine = query::QueryEngine::Create(catalog_.get(), lake_);
+      EXPECT_TRUE(engine.ok()) << engine.status().ToString();
+      if (!engine.ok()) return rows;
+      engine_ = std::move(engine).value();
     }
-    auto result = (*db)->Query("SELECT COLUMNS(*)::VARCHAR FROM (" + sql + ")");
+    auto result = engine_->Execute("SELECT COLUMNS(*)::VARCHAR FROM (" + sql + "\n)");
     EXPECT_TRUE(result.ok()) << result.status().ToString() << "\n" << sql;
     if (!result.ok()) return rows;
     for (const auto& row : result->rows) {
@@ -135,6 +129,7 @@ class RunnerTest : public ::testing::Test {
   FakeClock clock_{1'795'000'000'000'000};  // 2026-11-18
   observe::MetricsRegistry metrics_;
   std::unique_ptr<catalog::Catalog> catalog_;
+  std::unique_ptr<query::QueryEngine> engine_;  // reads catalog_: declared after it
   std::unique_ptr<PipelineRunner> runner_;
   std::unique_ptr<query::DuckDb> writer_db_;
   int files_ = 0;

@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <regex>
 #include <sstream>
 #include <string>
 
@@ -61,26 +60,15 @@ class BatchFixture : public ::testing::Test {
     return LoadFile(BatchData(name), table, std::move(options));
   }
 
-  // Runs `sql` in a private DuckDB, with each `<zone>.<table>` of the catalog replaced by a scan
-  // of its current snapshot (query::TableScanSql, what the query engine's views are made of).
+  // Runs `sql` through the query engine analysts use (its views of the current snapshots).
   query::QueryResult Query(const std::string& sql) {
-    static const std::regex kTable("\\b(raw|quarantine|ops)\\.([a-z0-9_]+)\\b");
-    std::string expanded;
-    auto begin = std::sregex_iterator(sql.begin(), sql.end(), kTable);
-    size_t last = 0;
-    for (auto it = begin; it != std::sregex_iterator(); ++it) {
-      expanded += sql.substr(last, it->position() - last);
-      auto snapshot = catalog_->CurrentSnapshot({(*it)[1].str(), (*it)[2].str()});
-      expanded += snapshot.ok()
-                      ? "(" + query::TableScanSql(snapshot->schema, snapshot->files, lake_) + ")"
-                      : it->str();
-      last = it->position() + it->length();
+    if (!engine_) {
+      auto engine = query::QueryEngine::Create(catalog_.get(), lake_);
+      EXPECT_TRUE(engine.ok()) << engine.status().ToString();
+      if (!engine.ok()) return {};
+      engine_ = std::move(engine).value();
     }
-    expanded += sql.substr(last);
-    auto db = query::DuckDb::Open();
-    EXPECT_TRUE(db.ok());
-    EXPECT_TRUE((*db)->Execute("SET TimeZone = 'UTC'").ok());
-    auto result = (*db)->Query(expanded);
+    auto result = engine_->Execute(sql);
     EXPECT_TRUE(result.ok()) << sql << ": " << result.status().ToString();
     return result.ok() ? std::move(result).value() : query::QueryResult{};
   }
@@ -132,6 +120,7 @@ class BatchFixture : public ::testing::Test {
   FakeClock clock_{1'795'000'000'000'000};  // 2026-11-18
   BatchLimits limits_;
   std::unique_ptr<catalog::Catalog> catalog_;
+  std::unique_ptr<query::QueryEngine> engine_;  // reads catalog_: declared after it
   std::unique_ptr<BatchLoader> loader_;
 };
 
