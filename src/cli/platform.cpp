@@ -145,6 +145,8 @@ void Platform::SweepLanding() {
 void Platform::RunPipelines() {
   std::lock_guard batch_lock(batch_mu_);
   for (const etl::PipelineSpec& spec : pipelines_.pipelines) {
+    // A shutdown waits for the run in progress (it commits or leaves nothing), not for the rest.
+    if (stopping_) break;
     if (!etl::MissingSources(*catalog_, spec).empty()) continue;  // waits for its sources
     // The runner logs each run's summary line, failures included.
     (void)pipeline_runner_->Run(spec);
@@ -202,6 +204,7 @@ void Platform::Shutdown() {
     std::lock_guard lock(retention_mu_);
     if (shut_down_) return;
     shut_down_ = true;
+    stopping_ = true;
   }
   retention_cv_.notify_all();
   if (retention_thread_.joinable()) retention_thread_.join();

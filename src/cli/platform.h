@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -119,7 +120,8 @@ class Platform {
   std::thread retention_thread_;
   std::mutex retention_mu_;
   std::condition_variable retention_cv_;
-  bool shut_down_ = false;
+  bool shut_down_ = false;             // guarded by retention_mu_
+  std::atomic<bool> stopping_{false};  // read between pipelines, without the lock
 };
 
 // What a command that writes the lake without a server needs (`basin ingest`, `basin pipeline
