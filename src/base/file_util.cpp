@@ -107,4 +107,14 @@ Result<std::string> ReadFile(const std::string& path, uint64_t max_size) {
   return out;
 }
 
+Result<ReadOnlyFile> ReadOnlyFile::Open(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open " + path);
+  return ReadOnlyFile(fd);
+}
+
+ReadOnlyFile::~ReadOnlyFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 }  // namespace basin

@@ -22,4 +22,20 @@ Result<std::string> ReadFile(const std::string& path, uint64_t max_size);
 // fsync()s an existing file by path.
 Status SyncFile(const std::string& path);
 
+// A file opened for reading, closed when this goes out of scope.
+class ReadOnlyFile {
+ public:
+  // NotFound / IoError (ErrnoStatus) if it cannot be opened.
+  static Result<ReadOnlyFile> Open(const std::string& path);
+  ReadOnlyFile(ReadOnlyFile&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  ReadOnlyFile& operator=(ReadOnlyFile&&) = delete;
+  ReadOnlyFile(const ReadOnlyFile&) = delete;
+  ~ReadOnlyFile();
+  int fd() const { return fd_; }
+
+ private:
+  explicit ReadOnlyFile(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 }  // namespace basin

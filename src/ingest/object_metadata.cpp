@@ -144,7 +144,7 @@ bool IsAsciiSpace(uint32_t unit) { return unit == ' ' || (unit >= '\t' && unit <
 // (mmap of magic.mgc) on every call would cost more than the sniffing.
 class MagicHandle {
  public:
-  MagicHandle() : cookie_(magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR)) {
+  explicit MagicHandle(int flags) : cookie_(magic_open(flags | MAGIC_ERROR)) {
     if (cookie_ == nullptr) {
       error_ = std::strerror(errno);
       return;
@@ -219,7 +219,12 @@ std::optional<ImageInfo> ParseImageHeader(std::string_view prefix) {
 }
 
 Result<std::string> SniffContentType(std::string_view prefix) {
-  thread_local MagicHandle handle;
+  thread_local MagicHandle handle(MAGIC_MIME_TYPE);
+  return handle.MimeType(prefix);
+}
+
+Result<std::string> SniffContentTypeAndCharset(std::string_view prefix) {
+  thread_local MagicHandle handle(MAGIC_MIME_TYPE | MAGIC_MIME_ENCODING);
   return handle.MimeType(prefix);
 }
 
@@ -252,12 +257,8 @@ Result<ObjectMetadata> ExtractObjectMetadataFromBytes(std::string_view bytes) {
 }
 
 Result<ObjectMetadata> ExtractObjectMetadata(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open " + path);
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
+  BASIN_ASSIGN_OR_RETURN(ReadOnlyFile file, ReadOnlyFile::Open(path));
+  const int fd = file.fd();
 
   std::vector<char> buffer(kMetadataPrefixBytes);
   BASIN_ASSIGN_OR_RETURN(size_t prefix_size, ReadUpTo(fd, buffer.data(), buffer.size(), path));

@@ -43,6 +43,9 @@ Result<ObjectMetadata> ExtractObjectMetadataFromBytes(std::string_view bytes);
 // libmagic's MIME type (MAGIC_MIME_TYPE) of `prefix`, the first bytes of an object.
 // "application/octet-stream" if libmagic cannot tell; Internal if libmagic cannot be loaded.
 Result<std::string> SniffContentType(std::string_view prefix);
+// The same with the character set (MAGIC_MIME_TYPE | MAGIC_MIME_ENCODING):
+// "text/plain; charset=us-ascii", "application/octet-stream; charset=binary".
+Result<std::string> SniffContentTypeAndCharset(std::string_view prefix);
 
 // The image format and size from the first bytes of a PNG (IHDR), JPEG (the first SOFn frame
 // header, skipping APPn and other segments), GIF (logical screen), WebP (VP8, VP8L, VP8X) or BMP

@@ -1,16 +1,15 @@
 #include "ingest/text_encoding.h"
 
 #include <fcntl.h>
-#include <magic.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <mutex>
 #include <vector>
 
 #include "base/file_util.h"
 #include "base/hash.h"
+#include "ingest/object_metadata.h"
 
 namespace basin::ingest {
 
@@ -68,14 +67,10 @@ bool Utf8Validator::Finish() {
 
 Result<FileScan> ScanFile(const std::string& path,
                           const std::function<void(uint64_t, uint64_t)>& progress) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open " + path);
+  BASIN_ASSIGN_OR_RETURN(ReadOnlyFile file, ReadOnlyFile::Open(path));
+  const int fd = file.fd();
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return ErrnoStatus(err, "stat " + path);
-  }
+  if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "stat " + path);
   const uint64_t total = static_cast<uint64_t>(st.st_size);
   FileScan scan;
   Sha256Hasher hasher;
@@ -85,9 +80,7 @@ Result<FileScan> ScanFile(const std::string& path,
     const ssize_t n = ::read(fd, buffer.data(), buffer.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return ErrnoStatus(err, "read " + path);
+      return ErrnoStatus(errno, "read " + path);
     }
     if (n == 0) break;
     const std::string_view block(buffer.data(), static_cast<size_t>(n));
@@ -99,7 +92,6 @@ Result<FileScan> ScanFile(const std::string& path,
     scan.bytes += static_cast<uint64_t>(n);
     if (progress) progress(scan.bytes, total);
   }
-  ::close(fd);
   if (scan.valid_utf8 && !utf8.Finish()) scan.valid_utf8 = false;
   if (!scan.valid_utf8) {
     scan.first_invalid_offset = utf8.error_offset();
@@ -112,23 +104,10 @@ Result<FileScan> ScanFile(const std::string& path,
 }
 
 bool LooksLikeText(std::string_view head, std::string* description) {
-  // A magic cookie is not thread-safe; loads are rare enough to share one behind a lock.
-  static std::mutex mu;
-  static magic_t cookie = [] {
-    magic_t c = magic_open(MAGIC_MIME_TYPE | MAGIC_MIME_ENCODING);
-    if (c != nullptr && magic_load(c, nullptr) != 0) {
-      magic_close(c);
-      c = nullptr;
-    }
-    return c;
-  }();
-  std::lock_guard lock(mu);
-  if (cookie == nullptr) return true;  // no magic database: the NUL check alone decides
-  const char* answer = magic_buffer(cookie, head.data(), head.size());
-  if (answer == nullptr) return true;
-  const std::string mime(answer);
-  if (description != nullptr) *description = mime;
-  return mime.find("charset=binary") == std::string::npos;
+  auto mime = SniffContentTypeAndCharset(head);
+  if (!mime.ok()) return true;  // no magic database: the NUL check alone decides
+  if (description != nullptr) *description = *mime;
+  return mime->find("charset=binary") == std::string::npos;
 }
 
 }  // namespace basin::ingest

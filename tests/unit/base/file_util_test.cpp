@@ -24,6 +24,18 @@ TEST(FileUtil, WritesAtomicallyAlsoToABareFileName) {
   EXPECT_EQ(*text, "8080\n");
 }
 
+TEST(FileUtil, ReadOnlyFileOpensAndReportsMissingFiles) {
+  test::TempDir dir;
+  ASSERT_TRUE(WriteFileAtomically(dir.path() + "/a", "abc").ok());
+  auto file = ReadOnlyFile::Open(dir.path() + "/a");
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  char buffer[8];
+  EXPECT_EQ(::read(file->fd(), buffer, sizeof buffer), 3);
+  auto missing = ReadOnlyFile::Open(dir.path() + "/missing");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), ErrorCode::kNotFound);
+}
+
 TEST(Hash, StreamingSha256EqualsOneShot) {
   const std::string data(100'000, 'x');
   for (size_t piece : {1, 7, 4096, 100'000}) {
