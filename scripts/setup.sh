@@ -17,6 +17,8 @@ APT_PACKAGES=(
   python3 redis-server curl procps
   # Real product photos for the demo shop (Fashion-MNIST; generated images without it).
   dataset-fashion-mnist
+  # Real AWS clients for the end-to-end tests of the AWS endpoint (S3, Kinesis, SigV4).
+  awscli python3-boto3 s3cmd rclone
 )
 # Node.js may come from another source than Debian (with npm bundled): ask for the command.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
