@@ -27,9 +27,10 @@ namespace basin::storage {
 //  - Zone buckets `raw`, `processed`, `curated` (and `quarantine`): read-only views of
 //    `<lake_root>/<zone>/`, key = path relative to the zone folder. Listing walks the folder;
 //    internal folders whose names start with `_` (temp files) are hidden. A key naming anything
-//    outside the folder (`..`, empty segments, NUL, leading `/`) is NoSuchKey. Writes are
-//    AccessDenied. ETags are the MD5 of the file, computed once per (path, size, mtime) and cached
-//    in the index.
+//    outside the folder (`..`, empty segments, NUL, leading `/`, a symlink leading out) is
+//    NoSuchKey; so is one naming a hidden file (any segment starting with `_` or `.`, or a `*.tmp`
+//    file). Writes are AccessDenied. ETags are the MD5 of the file, computed once per
+//    (path, size, mtime) and cached in the index.
 //
 // Errors are Basin Status codes carrying the S3 error name as the message prefix
 // "<S3Code>: <text>", e.g. Error(kNotFound, "NoSuchKey: ..."); S3ErrorName(status) gives the name.
@@ -54,7 +55,7 @@ struct ObjectInfo {
   std::string bucket;
   std::string key;
   uint64_t size = 0;
-  std::string etag;  // with quotes: "\"<md5 hex>\"" or "\"<hex>-<N>\"" for multipart
+  std::string etag;          // with quotes: "\"<md5 hex>\"" or "\"<hex>-<N>\"" for multipart
   std::string content_type;  // "" -> binary/octet-stream when served
   std::string content_encoding;
   std::string cache_control, content_disposition, content_language, expires;
@@ -63,7 +64,7 @@ struct ObjectInfo {
   // "sha256", "crc64nvme") -> base64 value, echoed on GET/HEAD with x-amz-checksum-mode.
   std::map<std::string, std::string> checksums;
   int64_t last_modified_us = 0;
-  std::string sha256;  // hex content address (empty for zone objects)
+  std::string sha256;   // hex content address (empty for zone objects)
   int parts_count = 0;  // multipart: number of parts; 0 for a single PUT
 };
 
@@ -78,13 +79,13 @@ struct ObjectAttributes {
 
 struct ListRequest {
   std::string prefix;
-  std::string delimiter;  // empty: no grouping
+  std::string delimiter;    // empty: no grouping
   std::string start_after;  // keys strictly greater (v1 marker, v2 start-after / token)
   int max_keys = 1000;      // 0..1000
 };
 
 struct ListResult {
-  std::vector<ObjectInfo> objects;          // in UTF-8 byte order of key
+  std::vector<ObjectInfo> objects;           // in UTF-8 byte order of key
   std::vector<std::string> common_prefixes;  // in order, each counted against max_keys
   bool truncated = false;
   std::string next_marker;  // the last key or common prefix returned, when truncated
@@ -110,7 +111,9 @@ struct CompletedPart {
 
 // A readable object: its info and where its bytes are. For stored objects the path is the blob
 // file; for zone objects the lake file. Read with pread from `offset`; the file is immutable
-// (blobs never change, lake Parquet files are only ever replaced by new names).
+// (blobs never change, lake Parquet files are only ever replaced by new names). Open the path
+// promptly: once the last object naming a blob is deleted or overwritten the blob is removed, so
+// an open() that fails with ENOENT means the object is gone (NoSuchKey); an open fd keeps reading.
 struct ObjectReader {
   ObjectInfo info;
   std::string path;
