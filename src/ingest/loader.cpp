@@ -234,6 +234,12 @@ void Loader::Buffer(const log::LogRecord& record) {
     Quarantine(record, record.data, envelope.status().WithContext("envelope"));
     return;
   }
+  if (!envelope->rejection.empty()) {  // refused at ingest: the client was told why
+    Quarantine(record, envelope->payload,
+               Status(ErrorCode::kValidationFailed, std::string(envelope->rejection))
+                   .WithContext("ingest"));
+    return;
+  }
   // Validate against the time the record was appended, as ingest did.
   auto event = ParseClickstreamEvent(parser, envelope->payload, kLimits, record.append_time_us);
   if (!event.ok()) {

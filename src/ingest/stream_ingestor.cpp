@@ -35,6 +35,25 @@ StreamIngestor::StreamIngestor(log::Log* log, IngestLimits limits, Clock* clock,
   }
 }
 
+// The log record that keeps a rejected event: the payload as sent and why it was rejected. The
+// log takes records a little over the event limit (room for the envelope); a rejected payload
+// larger than the limit less the room its reason needs is cut, and the reason says so.
+log::RecordInput StreamIngestor::RejectedRecordInput(RecordEnvelope envelope,
+                                                     std::string_view payload,
+                                                     std::string reason) const {
+  constexpr size_t kReasonRoom = 2048;
+  const size_t keep = limits_.max_record_bytes > kReasonRoom
+                          ? limits_.max_record_bytes - kReasonRoom
+                          : limits_.max_record_bytes;
+  if (payload.size() > keep) {
+    payload = payload.substr(0, keep);
+    reason += " (only the first " + std::to_string(payload.size()) + " bytes are kept)";
+  }
+  envelope.payload = payload;
+  envelope.rejection = reason;
+  return {"rejected", envelope.Encode(), std::nullopt};
+}
+
 void StreamIngestor::SetStreamFormat(const std::string& stream, StreamFormat format) {
   std::lock_guard lock(mu_);
   formats_[stream] = format;
@@ -81,29 +100,39 @@ void StreamIngestor::Ingest(IngestRequest request, IngestCallback done) {
   envelope.source = request.source;
   envelope.client_ip = request.client_ip;
   envelope.user_agent = request.user_agent;
+  // A caller that refused every event itself sends no body, only what it refused.
+  const bool only_refused = request.body.empty() && !request.refused_before.empty();
   Status body_status =
-      VisitEvents(request.body, IsNdjson(request.content_type), limits_,
-                  [&](size_t index, const simdjson::dom::element* event, std::string_view json,
-                      const Status& error) {
-                    Status status = error;
-                    std::string partition_key;
-                    if (status.ok() && format == StreamFormat::kClickstream) {
-                      status = ValidateClickstreamEvent(*event, limits_, now_us, &partition_key);
-                    } else if (status.ok()) {
-                      partition_key = std::to_string(index);
-                    }
-                    if (!status.ok()) {
-                      result.rejected.push_back({index, status.code(), status.message()});
-                      return;
-                    }
-                    envelope.payload = json;
-                    records.push_back({std::move(partition_key), envelope.Encode(), std::nullopt});
-                  });
+      only_refused
+          ? Status::Ok()
+          : VisitEvents(
+                request.body, IsNdjson(request.content_type), limits_,
+                [&](size_t index, const simdjson::dom::element* event, std::string_view json,
+                    const Status& error) {
+                  Status status = error;
+                  std::string partition_key;
+                  if (status.ok() && format == StreamFormat::kClickstream) {
+                    status = ValidateClickstreamEvent(*event, limits_, now_us, &partition_key);
+                  } else if (status.ok()) {
+                    partition_key = std::to_string(index);
+                  }
+                  if (!status.ok()) {
+                    result.rejected.push_back({index, status.code(), status.message()});
+                    records.push_back(RejectedRecordInput(envelope, json, status.ToString()));
+                    return;
+                  }
+                  envelope.payload = json;
+                  envelope.rejection = {};
+                  records.push_back({std::move(partition_key), envelope.Encode(), std::nullopt});
+                  ++result.accepted;
+                });
   if (!body_status.ok()) {
     done(body_status);
     return;
   }
-  result.accepted = records.size();
+  for (const RefusedEvent& refused : request.refused_before) {
+    records.push_back(RejectedRecordInput(envelope, refused.payload, refused.reason));
+  }
   if (rejected_) rejected_->Increment(result.rejected.size());
   if (records.empty()) {
     done(std::move(result));

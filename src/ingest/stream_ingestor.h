@@ -26,6 +26,12 @@ enum class StreamFormat {
   kJson,         // any JSON object
 };
 
+// An event the caller refused before ingest (the Clickstream SDK mapping does), as it came.
+struct RefusedEvent {
+  std::string payload;
+  std::string reason;
+};
+
 struct IngestRequest {
   std::string stream;
   std::string body;              // as received (maybe gzip)
@@ -34,6 +40,9 @@ struct IngestRequest {
   std::string client_ip;
   std::string user_agent;
   RecordSource source = RecordSource::kApi;
+  // Kept in the log as rejected records with the body's events (so the loader quarantines them);
+  // not reported again in the IngestResult: the caller has their indexes already.
+  std::vector<RefusedEvent> refused_before;
 };
 
 struct RejectedRecord {
@@ -42,8 +51,10 @@ struct RejectedRecord {
   std::string reason;
 };
 
-// The outcome of a request whose body could be read: every event was either accepted (durable
-// in the log when this is delivered) or rejected with its index and reason.
+// The outcome of a request whose body could be read: every event was either accepted or
+// rejected with its index and reason. Both are durable in the log when this is delivered: a
+// rejected event is appended as a rejected record (RecordEnvelope::rejection), which the loader
+// puts in the stream's quarantine table with the reason, so nothing the client sent is lost.
 struct IngestResult {
   std::string stream;
   size_t accepted = 0;
@@ -73,6 +84,8 @@ class StreamIngestor {
 
  private:
   StreamFormat FormatOf(const std::string& stream) const;
+  log::RecordInput RejectedRecordInput(RecordEnvelope envelope, std::string_view payload,
+                                       std::string reason) const;
 
   log::Log* log_;
   IngestLimits limits_;

@@ -213,6 +213,26 @@ TEST_F(LoaderTest, RecordsThatCannotBeTypedGoToQuarantineWithTheirReason) {
   EXPECT_EQ(loader_->stats().committed_offset, 3u);
 }
 
+TEST_F(LoaderTest, EventsRejectedAtIngestGoToQuarantineWithTheReasonTheClientWasGiven) {
+  StartLoader();
+  RecordEnvelope refused;
+  // A valid event, refused by a front end (e.g. the Clickstream SDK mapping): it must not load.
+  const std::string payload = Event("refused");
+  refused.payload = payload;
+  refused.rejection = "ValidationFailed: app_id 'other' is not the request's appId";
+  AppendData(refused.Encode());
+  AppendEvents({"good"});
+  ASSERT_TRUE(loader_->Flush(10'000).ok());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM raw.clickstream"), 1);
+  auto r = engine_->Execute("SELECT rule, reason, record FROM quarantine.clickstream");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->rows.size(), 1u);
+  EXPECT_EQ(r->rows[0][0].s, "ingest");
+  EXPECT_NE(r->rows[0][1].s.find("not the request's appId"), std::string::npos) << r->rows[0][1].s;
+  EXPECT_EQ(r->rows[0][2].s, payload);
+  EXPECT_EQ(loader_->stats().records_quarantined, 1u);
+}
+
 TEST_F(LoaderTest, CompactionMergesSmallFilesDedupsAndKeepsSnapshots) {
   StartLoader(/*dedup_entries=*/0);  // let repeats through, for the compactor to catch
   for (int batch = 0; batch < 4; ++batch) {
@@ -345,7 +365,8 @@ TEST_F(LoaderTest, IngestorAcknowledgesOnlyDurableRecordsAndReportsRejections) {
   EXPECT_EQ(result->accepted, 2u);
   ASSERT_EQ(result->rejected.size(), 1u);
   EXPECT_EQ(result->rejected[0].index, 1u);
-  EXPECT_EQ(log_->DescribeStream("clickstream")->end_offset, 2u);
+  // The rejected event is kept in the log too, marked with its reason.
+  EXPECT_EQ(log_->DescribeStream("clickstream")->end_offset, 3u);
 
   request.stream = "nope";
   std::promise<Result<IngestResult>> missing;

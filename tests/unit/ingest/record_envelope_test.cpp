@@ -25,6 +25,30 @@ TEST(RecordEnvelope, RoundTrip) {
   EXPECT_EQ(RecordSourceName(d->source), "clickstream-sdk");
 }
 
+TEST(RecordEnvelope, RejectedRecordsCarryTheirReasonAndAcceptedOnesKeepVersionOne) {
+  RecordEnvelope accepted;
+  accepted.payload = "{}";
+  EXPECT_EQ(accepted.Encode()[0], '\x01');  // the format of every record written before
+  RecordEnvelope rejected;
+  rejected.source = RecordSource::kClickstreamSdk;
+  rejected.user_agent = "ua";
+  rejected.payload = "{\"event_id\":1}";
+  std::string long_reason(3000, 'r');
+  rejected.rejection = long_reason;
+  std::string bytes = rejected.Encode();
+  EXPECT_EQ(bytes[0], '\x02');
+  auto d = RecordEnvelope::Decode(bytes);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->user_agent, "ua");
+  EXPECT_EQ(d->rejection.size(), 1024u);  // cut, like the user agent
+  EXPECT_EQ(d->payload, "{\"event_id\":1}");
+  EXPECT_TRUE(RecordEnvelope::Decode(accepted.Encode())->rejection.empty());
+  // Version 2 without a reason is not something Encode writes: corruption.
+  EXPECT_EQ(
+      RecordEnvelope::Decode(std::string("\x02\x01\x00\x00\x00\x00\x00\x00{}", 10)).status().code(),
+      ErrorCode::kCorruption);
+}
+
 TEST(RecordEnvelope, CutsLongUserAgent) {
   RecordEnvelope e;
   std::string ua(5000, 'u');
