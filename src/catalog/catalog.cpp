@@ -1,10 +1,14 @@
 #include "catalog/catalog.h"
 
+#include <openssl/rand.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <mutex>
@@ -104,6 +108,16 @@ ALTER TABLE snapshots ADD COLUMN kind TEXT CHECK (kind IN ('append', 'compact', 
 CREATE TABLE commit_keys (
   key TEXT PRIMARY KEY,
   created_time_us INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
+    // 3: access keys of the AWS-compatible endpoint (SigV4 credentials).
+    R"sql(
+CREATE TABLE access_keys (
+  access_key_id TEXT PRIMARY KEY,
+  secret TEXT NOT NULL,
+  user_name TEXT NOT NULL,
+  created_time_us INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'inactive'))
 ) WITHOUT ROWID;
 )sql",
 };
@@ -700,7 +714,79 @@ DataFile FileFromRow(const Statement& s) {
   return f;
 }
 
+// ---- Access keys ---------------------------------------------------------------------------
+
+constexpr size_t kMaxUserNameLength = 64;
+constexpr size_t kAccessKeyIdRandomChars = 16;
+constexpr size_t kSecretBytes = 30;  // base64: 40 characters
+
+Result<std::string> RandomBytes(size_t n) {
+  std::string bytes(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n)) != 1) {
+    return Error(ErrorCode::kInternal, "the random generator failed");
+  }
+  return bytes;
+}
+
+// "AKIA" + 16 characters of the base32 alphabet, as AWS key ids look. 256 is a multiple of 32,
+// so `byte % 32` is uniform.
+Result<std::string> NewAccessKeyId() {
+  static constexpr char kBase32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  BASIN_ASSIGN_OR_RETURN(std::string random, RandomBytes(kAccessKeyIdRandomChars));
+  std::string id = "AKIA";
+  for (char c : random) id.push_back(kBase32[static_cast<uint8_t>(c) % 32]);
+  return id;
+}
+
+// 40 characters of the base64 alphabet (30 random bytes, so no padding).
+Result<std::string> NewSecret() {
+  static constexpr char kBase64[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  BASIN_ASSIGN_OR_RETURN(std::string random, RandomBytes(kSecretBytes));
+  std::string secret;
+  for (size_t i = 0; i + 3 <= random.size(); i += 3) {
+    uint32_t v = (uint32_t{static_cast<uint8_t>(random[i])} << 16) |
+                 (uint32_t{static_cast<uint8_t>(random[i + 1])} << 8) |
+                 uint32_t{static_cast<uint8_t>(random[i + 2])};
+    for (int shift = 18; shift >= 0; shift -= 6) secret.push_back(kBase64[(v >> shift) & 63]);
+  }
+  return secret;
+}
+
+constexpr const char* kSelectAccessKeyColumns =
+    "SELECT access_key_id, secret, user_name, created_time_us, status FROM access_keys ";
+
+AccessKey AccessKeyFromRow(const Statement& s) {
+  AccessKey key;
+  key.access_key_id = s.Text(0);
+  key.secret = s.Text(1);
+  key.user_name = s.Text(2);
+  key.created_time_us = s.Int(3);
+  key.active = s.Text(4) == "active";
+  return key;
+}
+
+// The database and its WAL now hold secrets: only the owner may read them. Files that do not
+// exist (yet) are skipped; SQLite creates the WAL with the database file's mode.
+Status RestrictToOwner(const std::string& db_path) {
+  for (const std::string& path : {db_path, db_path + "-wal", db_path + "-shm"}) {
+    if (::chmod(path.c_str(), S_IRUSR | S_IWUSR) != 0 && errno != ENOENT) {
+      return Error(ErrorCode::kIoError,
+                   "cannot restrict the mode of " + path + ": " + std::strerror(errno));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+bool IsValidUserName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxUserNameLength) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("_+=,.@-").find(c) != std::string_view::npos;
+  });
+}
 
 // ---- TableRef ----------------------------------------------------------------------------------
 
@@ -1394,6 +1480,92 @@ Status Catalog::ForgetFiles(const std::vector<int64_t>& file_ids) {
       BASIN_ASSIGN_OR_RETURN(auto s, impl_->Prepare("DELETE FROM data_files WHERE id = ?1"));
       s->Bind(1, id);
       BASIN_RETURN_IF_ERROR(s->Run());
+    }
+    return Status::Ok();
+  });
+}
+
+Result<AccessKey> Catalog::CreateAccessKey(std::string_view user_name) {
+  if (!IsValidUserName(user_name)) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "user name '" + std::string(user_name) +
+                     "' must be 1-64 characters of letters, digits and _+=,.@-");
+  }
+  std::lock_guard lock(impl_->mu);
+  AccessKey key;
+  key.user_name = std::string(user_name);
+  key.created_time_us = impl_->clock->NowMicros();
+  BASIN_ASSIGN_OR_RETURN(key.secret, NewSecret());
+  // A clash of 80 random bits is not going to happen; a second draw covers it anyway.
+  Status inserted;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    BASIN_ASSIGN_OR_RETURN(key.access_key_id, NewAccessKeyId());
+    inserted = impl_->InTransaction(true, [&]() -> Status {
+      BASIN_ASSIGN_OR_RETURN(
+          auto s, impl_->Prepare("INSERT INTO access_keys (access_key_id, secret, user_name, "
+                                 "created_time_us, status) VALUES (?1, ?2, ?3, ?4, 'active')"));
+      s->Bind(1, key.access_key_id)
+          .Bind(2, key.secret)
+          .Bind(3, key.user_name)
+          .Bind(4, key.created_time_us);
+      return s->Run();
+    });
+    if (inserted.code() != ErrorCode::kConflict) break;
+  }
+  BASIN_RETURN_IF_ERROR(inserted);
+  BASIN_RETURN_IF_ERROR(RestrictToOwner(impl_->path));
+  return key;
+}
+
+Result<std::optional<AccessKey>> Catalog::FindActiveAccessKey(
+    std::string_view access_key_id) const {
+  std::lock_guard lock(impl_->mu);
+  BASIN_ASSIGN_OR_RETURN(auto s, impl_->Prepare(std::string(kSelectAccessKeyColumns) +
+                                                "WHERE access_key_id = ?1 AND status = 'active'"));
+  s->Bind(1, access_key_id);
+  BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return std::optional<AccessKey>();
+  return std::optional<AccessKey>(AccessKeyFromRow(*s));
+}
+
+Result<std::vector<AccessKey>> Catalog::ListAccessKeys() const {
+  std::lock_guard lock(impl_->mu);
+  BASIN_ASSIGN_OR_RETURN(auto s, impl_->Prepare(std::string(kSelectAccessKeyColumns) +
+                                                "ORDER BY created_time_us, access_key_id"));
+  std::vector<AccessKey> out;
+  for (;;) {
+    BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.push_back(AccessKeyFromRow(*s));
+  }
+  return out;
+}
+
+Status Catalog::SetAccessKeyActive(std::string_view access_key_id, bool active) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->InTransaction(true, [&]() -> Status {
+    BASIN_ASSIGN_OR_RETURN(
+        auto s, impl_->Prepare("UPDATE access_keys SET status = ?2 WHERE access_key_id = ?1"));
+    s->Bind(1, access_key_id).Bind(2, std::string_view(active ? "active" : "inactive"));
+    BASIN_RETURN_IF_ERROR(s->Run());
+    if (sqlite3_changes(impl_->db) == 0) {
+      return Error(ErrorCode::kNotFound,
+                   "access key " + std::string(access_key_id) + " does not exist");
+    }
+    return Status::Ok();
+  });
+}
+
+Status Catalog::DeleteAccessKey(std::string_view access_key_id) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->InTransaction(true, [&]() -> Status {
+    BASIN_ASSIGN_OR_RETURN(auto s,
+                           impl_->Prepare("DELETE FROM access_keys WHERE access_key_id = ?1"));
+    s->Bind(1, access_key_id);
+    BASIN_RETURN_IF_ERROR(s->Run());
+    if (sqlite3_changes(impl_->db) == 0) {
+      return Error(ErrorCode::kNotFound,
+                   "access key " + std::string(access_key_id) + " does not exist");
     }
     return Status::Ok();
   });

@@ -138,6 +138,20 @@ struct ConsumerOffset {
   uint64_t offset = 0;
 };
 
+// An access key for the AWS-compatible endpoint (SigV4): the key id clients send, the secret
+// they sign with, and the user it acts for. Stored in the catalog (table `access_keys`, see
+// docs/formats/catalog.md), unencrypted until Basin has a keyring.
+struct AccessKey {
+  std::string access_key_id;  // "AKIA" + 16 characters of [A-Z2-7]
+  std::string secret;         // 40 characters of [A-Za-z0-9+/]
+  std::string user_name;
+  int64_t created_time_us = 0;
+  bool active = true;  // an inactive key is kept but cannot sign requests
+};
+
+// Whether `name` may name an access key's user: 1-64 of [A-Za-z0-9_+=,.@-] (IAM's rule).
+bool IsValidUserName(std::string_view name);
+
 // The stream name under which the consumers of a table keep their positions (snapshot ids):
 // "table:raw.clickstream". A compaction may only replace files that every such consumer has
 // read (added at or before its offset): the catalog refuses it otherwise, so an incremental
@@ -212,6 +226,18 @@ class Catalog {
   // need them, so they may be deleted from disk, then forgotten with ForgetFiles.
   Result<std::vector<DataFile>> ExpiredFiles(int64_t removed_before_us) const;
   Status ForgetFiles(const std::vector<int64_t>& file_ids);
+
+  // Access keys (AWS endpoint credentials). CreateAccessKey makes a new key for `user_name`
+  // (InvalidArgument if the name is not valid) from OpenSSL's random generator and, because the
+  // file now holds a secret, restricts basin.db and its WAL to the owner (mode 0600).
+  Result<AccessKey> CreateAccessKey(std::string_view user_name);
+  // The key if it exists and is active; nullopt otherwise (unknown and inactive look the same).
+  Result<std::optional<AccessKey>> FindActiveAccessKey(std::string_view access_key_id) const;
+  // Every key, active or not, by creation time.
+  Result<std::vector<AccessKey>> ListAccessKeys() const;
+  // NotFound if there is no such key.
+  Status SetAccessKeyActive(std::string_view access_key_id, bool active);
+  Status DeleteAccessKey(std::string_view access_key_id);
 
   // Every path the catalog still knows for a table (live, or removed but not yet forgotten).
   // A file in the table's folder that is not here is an orphan of an interrupted write.

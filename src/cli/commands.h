@@ -15,5 +15,7 @@ CommandRunner AddIngestCommand(CLI::App& app);
 CommandRunner AddIngestObjectCommand(CLI::App& ingest);
 CommandRunner AddPipelineCommand(CLI::App& app);
 CommandRunner AddQuarantineCommand(CLI::App& app);
+// `basin keys`: access keys of the AWS-compatible endpoint.
+CommandRunner AddKeysCommand(CLI::App& app);
 
 }  // namespace basin::cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   add(basin::cli::AddIngestCommand);
   add(basin::cli::AddPipelineCommand);
   add(basin::cli::AddQuarantineCommand);
+  add(basin::cli::AddKeysCommand);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
