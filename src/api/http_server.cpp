@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -251,19 +252,40 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (used == 0) break;
     }
-    if (parser_->is_done()) {
-      HandleRequest();
-      return;
-    }
     // Clients that ask (the aws CLI does) wait for this before sending the body. A Content-Length
     // over the limit never gets here: the header read already failed with body_limit.
     const auto& message = parser_->get();
-    if (message.version() >= 11 && beast::iequals(message[http::field::expect], "100-continue")) {
+    const bool expects_continue =
+        message.version() >= 11 && beast::iequals(message[http::field::expect], "100-continue");
+    if (parser_->is_done()) {
+      if (expects_continue) {
+        // Sent even when the body is already complete (Content-Length: 0, or sent with the
+        // header): botocore, answered with a final status instead, keeps that status line for
+        // the connection's next 100-continue request and misreads that answer (after an empty
+        // file, `aws s3 sync` fails a later part upload on the same connection).
+        asio::async_write(
+            socket_, asio::const_buffer(kContinue.data(), kContinue.size()),
+            beast::bind_front_handler(&Session::OnContinueBeforeHandling, shared_from_this()));
+        return;
+      }
+      HandleRequest();
+      return;
+    }
+    if (expects_continue) {
       asio::async_write(socket_, asio::const_buffer(kContinue.data(), kContinue.size()),
                         beast::bind_front_handler(&Session::OnContinueWritten, shared_from_this()));
       return;
     }
     ReadBody();
+  }
+
+  void OnContinueBeforeHandling(beast::error_code ec, size_t) {
+    if (state_ == State::kClosed) return;
+    if (ec) {
+      Close();
+      return;
+    }
+    HandleRequest();
   }
 
   void OnContinueWritten(beast::error_code ec, size_t) {
@@ -439,8 +461,19 @@ class Session : public std::enable_shared_from_this<Session> {
       response_.body() = std::move(response.body);
       response_.prepare_payload();
     }
-    // HEAD: the Content-Length of the body that a GET would get, but no body.
-    if (head_request_) response_.body().clear();
+    // HEAD: the Content-Length of the body that a GET would get, but no body. A handler that
+    // does not build that body (S3 HeadObject) states its length in a Content-Length header.
+    if (head_request_) {
+      response_.body().clear();
+      for (const auto& [name, value] : response.headers) {
+        uint64_t length = 0;
+        if (!beast::iequals(name, "Content-Length")) continue;
+        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
+        if (ec == std::errc() && end == value.data() + value.size()) {
+          response_.content_length(length);
+        }
+      }
+    }
     status_ = response.status;
   }
 

@@ -322,6 +322,19 @@ TEST_F(HttpServerTest, ExpectContinue) {
   EXPECT_EQ(res2.result_int(), 413);
 }
 
+TEST_F(HttpServerTest, ExpectContinueIsSentEvenWhenTheBodyIsAlreadyComplete) {
+  // botocore keeps a final status sent in place of the interim one for the next 100-continue
+  // request on the connection: always answer 100 first when it was asked for.
+  StartServer(EchoRequest);
+  Connection c(port());
+  c.Write("PUT /empty HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n");
+  const std::string interim = "HTTP/1.1 100 Continue\r\n\r\n";
+  EXPECT_EQ(c.ReadExactly(interim.size()), interim);
+  auto res = c.Read();
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_NE(res.body().find(R"("body":"")"), std::string::npos) << res.body();
+}
+
 TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   HttpServerOptions options;
   options.metrics = &metrics_;
@@ -457,6 +470,26 @@ TEST_F(HttpServerTest, HeadAndNoContent) {
   EXPECT_EQ(res.body(), "");
   EXPECT_EQ(res.count(http::field::content_length), 0u);
   EXPECT_EQ(c.Request(http::verb::get, "/x").body(), "twelve bytes");
+}
+
+TEST_F(HttpServerTest, HeadTakesTheLengthAHandlerStatesWithoutBuildingTheBody) {
+  // S3 HeadObject answers the object's size without reading it.
+  StartServer([](HttpRequest&, Responder respond) {
+    HttpResponse r;
+    r.content_type = "application/octet-stream";
+    r.headers.emplace_back("Content-Length", "73400320");
+    respond(std::move(r));
+  });
+  Connection c(port());
+  c.Write("HEAD /big HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto head = c.ReadHeadResponse();
+  EXPECT_EQ(head.result_int(), 200);
+  EXPECT_EQ(head[http::field::content_length], "73400320");
+  EXPECT_EQ(head.count(http::field::content_length), 1u);
+  // The connection is still in step: no body was sent.
+  auto again = c.Request(http::verb::get, "/big");
+  EXPECT_EQ(again.result_int(), 200);
+  EXPECT_EQ(again.body(), "");
 }
 
 TEST_F(HttpServerTest, IdleConnectionsAreClosed) {
