@@ -157,8 +157,8 @@ start_server() {
     "${PIN_SERVER[@]}" python3 bench/stub_collector.py --port 0 --port-file "$portfile" \
       --loader-interval-ms 1000 >"$WORK/$name.log" 2>&1 &
   else
-    "${PIN_SERVER[@]}" "$BASIN" serve --data-dir "$data" --port 0 --address 127.0.0.1 \
-      --port-file "$portfile" --log-level warn "$@" >"$WORK/$name.log" 2>&1 &
+    "${PIN_SERVER[@]}" "$BASIN" serve --data-dir "$data" --port 0 --aws-port 0 \
+      --address 127.0.0.1 --port-file "$portfile" --log-level warn "$@" >"$WORK/$name.log" 2>&1 &
   fi
   SERVER_PID=$!
   local i

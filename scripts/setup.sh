@@ -19,6 +19,8 @@ APT_PACKAGES=(
   dataset-fashion-mnist
   # Real AWS clients for the end-to-end tests of the AWS endpoint (S3, Kinesis, SigV4).
   awscli python3-boto3 s3cmd rclone
+  # A real browser for the end-to-end test of the AWS Clickstream Web SDK collector.
+  chromium
 )
 # Node.js may come from another source than Debian (with npm bundled): ask for the command.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
@@ -55,4 +57,15 @@ if [[ ! -f $TP/.installed-$DUCKDB_BINDINGS_VERSION ]]; then
   mv "$work/package/src/duckdb/src/include/duckdb.h" "$TP/include/"
   touch "$TP/.installed-$DUCKDB_BINDINGS_VERSION"
   echo "setup: DuckDB $DUCKDB_VERSION installed in $TP"
+fi
+
+# The browser side of the end-to-end tests (the AWS Clickstream Web SDK, esbuild, playwright-core),
+# pinned by tests/e2e/web/package-lock.json into its (git-ignored) node_modules. `npm ci` starts
+# from an empty node_modules, so the stamp of the lock file it was installed from goes with it.
+WEB=tests/e2e/web
+web_stamp=$WEB/node_modules/.installed-$(sha256sum "$WEB/package-lock.json" | cut -c1-16)
+if [[ ! -f $web_stamp ]]; then
+  (cd "$WEB" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  touch "$web_stamp"
+  echo "setup: npm packages of $WEB installed"
 fi

@@ -925,6 +925,10 @@ struct KinesisApi::Impl : std::enable_shared_from_this<KinesisApi::Impl> {
           continue;
         }
         auto envelope = ingest::RecordEnvelope::Decode(record.data);
+        if (envelope.ok() && !envelope->rejection.empty()) {
+          next = record.offset + 1;  // refused at ingest: kept for the quarantine, not a record
+          continue;
+        }
         if (envelope.ok()) {
           // The payload is the tail of the data: cut the header in place, no copy.
           record.data.erase(0, static_cast<size_t>(envelope->payload.data() - record.data.data()));

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "api/kinesis_api.h"
 #include "base/file_util.h"
 #include "base/logging.h"
 #include "catalog/catalog.h"
@@ -15,6 +16,7 @@
 #include "log/log.h"
 #include "observe/metrics.h"
 #include "query/query_engine.h"
+#include "storage/bucket_store.h"
 #include "storage/object_store.h"
 
 namespace basin::cli {
@@ -45,6 +47,8 @@ Result<std::unique_ptr<Platform>> Platform::Open(const PlatformOptions& options)
   log_options.dir = root + "/log";
   log_options.durable = options.durable;
   log_options.metrics = p->metrics_.get();
+  // Room for a full 1 MiB Kinesis record (PutRecord over the AWS endpoint) and its envelope.
+  log_options.max_record_bytes = (1ULL << 20) + api::KinesisApi::kMaxEnvelopeOverhead;
   BASIN_ASSIGN_OR_RETURN(p->log_, log::Log::Open(log_options));
   for (const auto& s : p->log_->recovery_report().streams) {
     if (s.bytes_truncated > 0) {
@@ -118,6 +122,11 @@ Result<std::unique_ptr<Platform>> Platform::Open(const PlatformOptions& options)
   object_options.max_object_bytes = options.max_object_bytes;
   p->object_ingestor_ = std::make_unique<ingest::ObjectIngestor>(
       p->catalog_.get(), p->object_store_.get(), p->lake_root(), object_options);
+  storage::BucketStoreOptions bucket_options;
+  bucket_options.data_dir = root;
+  bucket_options.lake_root = p->lake_root();
+  bucket_options.max_object_bytes = options.max_object_bytes;
+  BASIN_ASSIGN_OR_RETURN(p->bucket_store_, storage::BucketStore::Open(bucket_options));
   p->pipeline_runner_ = std::make_unique<etl::PipelineRunner>(
       p->catalog_.get(), p->lake_root(), &SystemClock::Instance(), p->metrics_.get());
 
@@ -212,6 +221,8 @@ void Platform::Shutdown() {
   if (compactor_) compactor_->Stop();
   if (loader_) loader_->Stop();
   if (log_) log_->Close();
+  // The S3 front end over it is stopped by now (basin serve stops its servers first).
+  bucket_store_.reset();
 }
 
 std::string UserPipelineDir(const std::string& data_dir) {

@@ -26,8 +26,9 @@ namespace basin::etl {
 class PipelineRunner;
 }
 namespace basin::storage {
+class BucketStore;
 class ObjectStore;
-}
+}  // namespace basin::storage
 namespace basin::log {
 class Log;
 }
@@ -60,9 +61,10 @@ struct PlatformOptions {
 
 // Everything a data directory holds, opened and running: the log, the catalog, the query
 // engine, the ingestor, the loader of each stream, the compactor, the batch loader and its
-// landing sweep, object ingest, and the ETL pipelines on their schedule. The data directory layout
-// (docs/architecture.md): basin.db, log/, lake/. Opening it creates what is missing, including
-// the default `clickstream` stream and its tables. `basin serve` puts the HTTP API on top.
+// landing sweep, object ingest, the S3 bucket store, and the ETL pipelines on their schedule.
+// The data directory layout (docs/architecture.md): basin.db, log/, lake/, buckets/. Opening it
+// creates what is missing, including the default `clickstream` stream and its tables.
+// `basin serve` puts the HTTP API and the AWS endpoint on top.
 //
 // Start-up order matters: the loader cleans up files of interrupted writes before the compactor
 // runs. Shutdown stops the loaders after a final commit, then closes the log.
@@ -82,6 +84,9 @@ class Platform {
   observe::MetricsRegistry& metrics() { return *metrics_; }
   ingest::BatchLoader& batch_loader() { return *batch_loader_; }
   ingest::ObjectIngestor& object_ingestor() { return *object_ingestor_; }
+  // The S3 buckets (`<data_dir>/buckets/`, plus read-only views of the lake zones) that the AWS
+  // endpoint serves.
+  storage::BucketStore& bucket_store() { return *bucket_store_; }
   etl::PipelineRunner& pipeline_runner() { return *pipeline_runner_; }
   const etl::PipelineSet& pipelines() const { return pipelines_; }
   std::string landing_root() const { return lake_root() + "/landing"; }
@@ -113,6 +118,7 @@ class Platform {
   std::unique_ptr<ingest::LandingSweep> landing_sweep_;
   std::unique_ptr<storage::ObjectStore> object_store_;
   std::unique_ptr<ingest::ObjectIngestor> object_ingestor_;
+  std::unique_ptr<storage::BucketStore> bucket_store_;
   etl::PipelineSet pipelines_;
   std::unique_ptr<etl::PipelineRunner> pipeline_runner_;
   std::mutex batch_mu_;  // one sweep or pipeline pass at a time

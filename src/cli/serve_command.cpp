@@ -5,12 +5,14 @@
 #include <thread>
 
 #include "api/batch_routes.h"
+#include "api/clickstream_collector.h"
 #include "api/error_response.h"
 #include "api/http_server.h"
 #include "api/native_routes.h"
 #include "api/router.h"
 #include "base/file_util.h"
 #include "base/logging.h"
+#include "cli/aws_server.h"
 #include "cli/commands.h"
 #include "cli/platform.h"
 #include "demo/live_status_line.h"
@@ -26,6 +28,7 @@ struct ServeOptions {
   std::string address = "0.0.0.0";
   uint16_t port = 8080;
   std::string port_file;
+  AwsServerOptions aws;  // --aws-port: the AWS-compatible endpoint (S3, Kinesis)
   int threads = 0;
   std::string log_level = "info";
   bool no_fsync = false;
@@ -35,10 +38,15 @@ struct ServeOptions {
   // The demo runs the batch schedule faster than the hourly default, unless told otherwise.
   bool sweep_interval_given = false;
   bool pipeline_interval_given = false;
+  // appIds the Clickstream SDK collector (POST /collect) takes events for.
+  std::vector<std::string> clickstream_apps;
 };
 
 constexpr int64_t kDemoSweepIntervalMs = 15'000;
 constexpr int64_t kDemoPipelineIntervalMs = 60'000;
+// The appId the demo registers for the Clickstream SDK collector (a page using the AWS
+// Clickstream Web SDK can send to the demo with it).
+constexpr char kDemoClickstreamAppId[] = "basin-demo-shop";
 
 // The demo's status line reads the lake's side from the loader's counters (cheap: it is asked
 // every second).
@@ -117,6 +125,15 @@ int RunServe(ServeOptions& opts) {
   batch_context.upload_dir = opts.platform.data_dir + "/tmp/uploads";
   auto batch_api = std::make_unique<api::BatchApi>(batch_context);
   batch_api->AddRoutes(router);
+  api::ClickstreamCollectorOptions collector_options;
+  collector_options.app_ids.insert(opts.clickstream_apps.begin(), opts.clickstream_apps.end());
+  if (opts.demo) collector_options.app_ids.insert(kDemoClickstreamAppId);
+  collector_options.metrics = &p.metrics();
+  auto collector = std::make_unique<api::ClickstreamCollector>(&p.ingestor(), collector_options);
+  collector->AddRoutes(router);
+  for (const std::string& app_id : collector_options.app_ids) {
+    BASIN_LOG(Info, "serve") << "Clickstream SDK collector: POST /collect?appId=" << app_id;
+  }
 
   api::HttpServerOptions http_options;
   http_options.address = opts.address;
@@ -144,6 +161,13 @@ int RunServe(ServeOptions& opts) {
       BASIN_LOG(Error, "serve") << "cannot write port file: " << written.ToString();
       return 1;
     }
+  }
+  opts.aws.address = opts.address;
+  opts.aws.threads = opts.threads;
+  auto aws = AwsServer::Start(p, &authorizer, opts.aws);  // null: default port taken
+  if (!aws.ok()) {
+    BASIN_LOG(Error, "serve") << aws.status().ToString();
+    return 1;
   }
 
   LakeStatusSource lake_status(p.clickstream_loader());
@@ -186,8 +210,10 @@ int RunServe(ServeOptions& opts) {
   if (status_line) status_line->Stop();
   // Stop taking requests and let in-flight ones answer, then commit what the loader holds.
   server.Stop(opts.shutdown_grace_s);
+  if (*aws) (*aws)->Stop(opts.shutdown_grace_s);
   native_api.reset();
   batch_api.reset();
+  collector.reset();
   p.Shutdown();
   BASIN_LOG(Info, "serve") << "stopped cleanly";
   return 0;
@@ -205,6 +231,17 @@ CommandRunner AddServeCommand(CLI::App& app) {
   sub->add_option("--address", opts->address, "Address to listen on")->capture_default_str();
   sub->add_option("--port", opts->port, "HTTP port (0: pick a free one)")->capture_default_str();
   sub->add_option("--port-file", opts->port_file, "Write the bound port here once listening");
+  sub->add_option("--aws-port", opts->aws.port,
+                  "Port of the AWS-compatible endpoint: S3 and Kinesis with SigV4 (0: pick a free "
+                  "one)")
+      ->each([opts](const std::string&) { opts->aws.port_given = true; })
+      ->capture_default_str();
+  sub->add_option("--aws-port-file", opts->aws.port_file,
+                  "Write the AWS endpoint's bound port here once listening");
+  sub->add_option("--aws-max-body-bytes", opts->aws.max_body_bytes,
+                  "Largest request body on the AWS endpoint (S3 PUTs and parts are held in "
+                  "memory; bigger objects need multipart)")
+      ->capture_default_str();
   sub->add_option("--threads", opts->threads, "HTTP I/O threads (0: one per core)")
       ->capture_default_str();
   sub->add_option("--log-level", opts->log_level, "debug, info, warn or error")
@@ -241,6 +278,8 @@ CommandRunner AddServeCommand(CLI::App& app) {
   sub->add_option("--shutdown-grace-s", opts->shutdown_grace_s,
                   "How long in-flight requests may take to finish on SIGTERM")
       ->capture_default_str();
+  sub->add_option("--clickstream-app", opts->clickstream_apps,
+                  "An appId the Clickstream SDK collector (POST /collect) accepts (repeatable)");
   sub->add_flag("--demo", opts->demo, "Also run the simulated shop that sends live traffic");
   return [opts]() -> int { return RunServe(*opts); };
 }

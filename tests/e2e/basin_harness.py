@@ -346,9 +346,12 @@ class BasinServer:
     # -- lifecycle --------------------------------------------------------------------------
 
     def command(self) -> list[str]:
+        # The AWS endpoint on a free port too, unless the test chose one: servers of parallel
+        # tests (and a developer's own server) must never race for the default 4566.
+        aws_port = [] if "--aws-port" in self.extra_args else ["--aws-port", "0"]
         return [self.basin, "serve", "--data-dir", self.data_dir, "--port", "0",
                 "--port-file", self.port_file, "--address", LOCALHOST,
-                "--log-level", self.log_level, *self.extra_args]
+                "--log-level", self.log_level, *aws_port, *self.extra_args]
 
     def spawn(self) -> None:
         """Starts the process without waiting for it to be ready."""

@@ -218,6 +218,7 @@ def main():
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--address", default="127.0.0.1")
     s.add_argument("--port-file")
+    s.add_argument("--aws-port", type=int, default=4566)  # accepted like basin's, not served
     s.add_argument("--log-level", default="info")
     s.add_argument("--loader-interval-ms", type=int, default=1000)
     s.add_argument("--no-fsync", action="store_true")
