@@ -1,5 +1,6 @@
 #include "base/base64.h"
 
+#include <array>
 #include <cstdint>
 
 namespace basin {
@@ -7,34 +8,37 @@ namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-int ValueOf(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
+// The value of each byte in the alphabet, or -1: one table look-up per character.
+constexpr std::array<int8_t, 256> kValues = [] {
+  std::array<int8_t, 256> values{};
+  values.fill(-1);
+  for (int i = 0; i < 64; ++i) values[static_cast<uint8_t>(kAlphabet[i])] = static_cast<int8_t>(i);
+  return values;
+}();
+
+int ValueOf(char c) { return kValues[static_cast<uint8_t>(c)]; }
 
 }  // namespace
 
 std::string Base64Encode(std::string_view data) {
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
+  std::string out((data.size() + 2) / 3 * 4, '=');
+  char* o = out.data();
   size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
+  for (; i + 3 <= data.size(); i += 3, o += 4) {
     const uint32_t v = (static_cast<uint8_t>(data[i]) << 16) |
                        (static_cast<uint8_t>(data[i + 1]) << 8) | static_cast<uint8_t>(data[i + 2]);
-    for (int shift = 18; shift >= 0; shift -= 6) out.push_back(kAlphabet[(v >> shift) & 63]);
+    o[0] = kAlphabet[(v >> 18) & 63];
+    o[1] = kAlphabet[(v >> 12) & 63];
+    o[2] = kAlphabet[(v >> 6) & 63];
+    o[3] = kAlphabet[v & 63];
   }
   const size_t rest = data.size() - i;
-  if (rest > 0) {
+  if (rest > 0) {  // the '=' padding is already in place
     uint32_t v = static_cast<uint8_t>(data[i]) << 16;
     if (rest == 2) v |= static_cast<uint8_t>(data[i + 1]) << 8;
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(rest == 2 ? kAlphabet[(v >> 6) & 63] : '=');
-    out.push_back('=');
+    o[0] = kAlphabet[(v >> 18) & 63];
+    o[1] = kAlphabet[(v >> 12) & 63];
+    if (rest == 2) o[2] = kAlphabet[(v >> 6) & 63];
   }
   return out;
 }
@@ -47,19 +51,31 @@ std::optional<std::string> Base64Decode(std::string_view text, Base64Padding pad
     return std::nullopt;
   }
   if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3 + 2);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    const int v = ValueOf(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+  // Whole groups of four characters become three bytes; a final group of two or three
+  // characters one or two (its unused low bits are ignored).
+  const size_t groups = text.size() / 4;
+  const size_t tail = text.size() % 4;
+  std::string out(groups * 3 + (tail == 0 ? 0 : tail - 1), '\0');
+  char* o = out.data();
+  const char* in = text.data();
+  for (size_t g = 0; g < groups; ++g, in += 4, o += 3) {
+    const int a = ValueOf(in[0]), b = ValueOf(in[1]), c = ValueOf(in[2]), d = ValueOf(in[3]);
+    if ((a | b | c | d) < 0) return std::nullopt;
+    const uint32_t v = (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) |
+                       (static_cast<uint32_t>(c) << 6) | static_cast<uint32_t>(d);
+    o[0] = static_cast<char>(v >> 16);
+    o[1] = static_cast<char>((v >> 8) & 0xFF);
+    o[2] = static_cast<char>(v & 0xFF);
+  }
+  if (tail > 0) {
+    uint32_t v = 0;
+    for (size_t k = 0; k < tail; ++k) {
+      const int value = ValueOf(in[k]);
+      if (value < 0) return std::nullopt;
+      v |= static_cast<uint32_t>(value) << (18 - 6 * k);
     }
+    o[0] = static_cast<char>(v >> 16);
+    if (tail == 3) o[1] = static_cast<char>((v >> 8) & 0xFF);
   }
   return out;
 }

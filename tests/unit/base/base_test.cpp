@@ -122,6 +122,19 @@ TEST(Base64, PaddingRulesAndGarbage) {
   EXPECT_FALSE(Base64Decode("TW E"));
   EXPECT_FALSE(Base64Decode("TWE*"));
   EXPECT_EQ(Base64Decode(""), "");
+  EXPECT_FALSE(
+      Base64Decode("TW\xff"
+                   "E"));  // bytes above 127 are not in the alphabet either
+  EXPECT_FALSE(Base64Decode("TWFuTW\x80u"));
+}
+
+TEST(Base64, EveryByteValueInEveryPositionRoundTrips) {
+  std::string data;
+  for (int i = 0; i < 256 * 3; ++i) data.push_back(static_cast<char>(i * 7 % 256));
+  for (size_t cut = 0; cut < 3; ++cut) {
+    const std::string part = data.substr(cut);
+    EXPECT_EQ(Base64Decode(Base64Encode(part)), part) << cut;
+  }
 }
 
 }  // namespace
