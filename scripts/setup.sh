@@ -14,7 +14,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libssl-dev libsqlite3-dev sqlite3 libsimdjson-dev libcli11-dev
   libzstd-dev zlib1g-dev libmagic-dev libgtest-dev libgmock-dev libbenchmark-dev
-  python3 redis-server curl procps
+  python3 redis-server curl procps tzdata
   # Real product photos for the demo shop (Fashion-MNIST; generated images without it).
   dataset-fashion-mnist
   # Real AWS clients for the end-to-end tests of the AWS endpoint (S3, Kinesis, SigV4).

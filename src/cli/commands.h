@@ -17,5 +17,7 @@ CommandRunner AddPipelineCommand(CLI::App& app);
 CommandRunner AddQuarantineCommand(CLI::App& app);
 // `basin keys`: access keys of the AWS-compatible endpoint.
 CommandRunner AddKeysCommand(CLI::App& app);
+// `basin workflow run`: an ASL definition run once, locally.
+CommandRunner AddWorkflowCommand(CLI::App& app);
 
 }  // namespace basin::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add(basin::cli::AddPipelineCommand);
   add(basin::cli::AddQuarantineCommand);
   add(basin::cli::AddKeysCommand);
+  add(basin::cli::AddWorkflowCommand);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

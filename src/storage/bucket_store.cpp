@@ -813,7 +813,7 @@ std::vector<BucketInfo> BucketStore::ListBuckets() const {
   if (impl_->HasZones()) {
     for (std::string_view zone : kZoneBuckets) {
       struct stat st {};
-      int64_t created_us = 0;
+      int64_t created_us = impl_->Now();  // a zone with no data yet has no folder
       if (::stat(impl_->ZoneRoot(zone).c_str(), &st) == 0) {
         created_us =
             static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000 + st.st_mtim.tv_nsec / 1000;
