@@ -202,7 +202,8 @@ TEST_F(ClickstreamCollectorTest, EventsOfAnotherRegisteredAppAreRejectedPerEvent
   auto rejections = Rejections();
   ASSERT_EQ(rejections.size(), 2u);
   EXPECT_NE(rejections[0].first.find("\"app_id\""), std::string::npos) << rejections[0].first;
-  EXPECT_NE(rejections[0].second.find("request's appId"), std::string::npos) << rejections[0].second;
+  EXPECT_NE(rejections[0].second.find("request's appId"), std::string::npos)
+      << rejections[0].second;
 }
 
 TEST_F(ClickstreamCollectorTest, HashMismatchIs400AndAppendsNothing) {
