@@ -15,6 +15,7 @@
 #include "base/json_writer.h"
 #include "base/time_format.h"
 #include "ingest/record_envelope.h"
+#include "ingest/record_format.h"
 #include "log/shard_router.h"
 #include "security/sigv4.h"
 
@@ -436,6 +437,17 @@ struct KinesisApi::Impl : std::enable_shared_from_this<KinesisApi::Impl> {
                                          self->options.account_id + " already exists.")));
       }
       if (!status.ok()) return respond(ErrorAnswer(FromStatus(status)));
+      if (self->options.on_stream_created) {
+        Status accepted = self->options.on_stream_created(name);
+        if (!accepted.ok()) {
+          // Refused (its lake table is taken): the stream must not stay without a loader.
+          Status undone = self->log->DeleteStream(name);
+          if (!undone.ok() && undone.code() != ErrorCode::kStreamNotFound) {
+            return respond(ErrorAnswer(FromStatus(undone)));
+          }
+          return respond(ErrorAnswer(FromStatus(accepted)));
+        }
+      }
       respond(OkAnswer(""));
     });
   }
@@ -451,6 +463,7 @@ struct KinesisApi::Impl : std::enable_shared_from_this<KinesisApi::Impl> {
                                             self->options.account_id + " not found.")));
       }
       if (!status.ok()) return respond(ErrorAnswer(FromStatus(status)));
+      if (self->options.on_stream_deleted) self->options.on_stream_deleted(name);
       respond(OkAnswer(""));
     });
   }
@@ -1060,10 +1073,7 @@ std::string KinesisApi::StreamArn(std::string_view stream) const {
 }
 
 std::string KinesisApi::SequenceNumber(uint64_t offset, uint32_t shard) {
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "49%020llu%04u", static_cast<unsigned long long>(offset),
-                static_cast<unsigned>(shard));
-  return buf;
+  return ingest::KinesisSequenceNumber(offset, shard);
 }
 
 std::optional<KinesisApi::ParsedSequenceNumber> KinesisApi::ParseSequenceNumber(

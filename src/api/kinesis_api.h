@@ -33,6 +33,13 @@ struct KinesisApiOptions {
   // GetRecords stops scanning other shards' records past this many bytes and answers with what
   // it has (possibly nothing) and an advanced iterator, so one call never reads a whole stream.
   uint64_t max_scan_bytes = 64ULL << 20;
+  // Called on `run_blocking` once CreateStream has made the stream in the log, before it answers
+  // (the platform starts the stream's loader). A non-ok Status undoes the creation (the stream is
+  // deleted again) and is the answer: AlreadyExists is a ResourceInUseException. Empty: none.
+  std::function<Status(const std::string& stream)> on_stream_created;
+  // Called on `run_blocking` once DeleteStream has removed the stream from the log, before it
+  // answers (the platform stops the stream's loader). Empty: none.
+  std::function<void(const std::string& stream)> on_stream_deleted;
 };
 
 // What the transport knows about the caller; the client IP goes into each record's envelope.

@@ -256,6 +256,15 @@ void NativeApi::AddRoutes(Router& router) {
                 work->Post([ctx, respond] {
                   JsonWriter w;
                   w.BeginObject().Key("flushed").BeginObject();
+                  if (ctx->flush_loaders) {
+                    auto flushed = ctx->flush_loaders(ctx->flush_timeout_ms);
+                    if (!flushed.ok()) return respond(ErrorResponse(flushed.status()));
+                    for (const auto& [stream, offset] : *flushed) {
+                      w.Key(stream).BeginObject().Key("committed_offset").Uint(offset).EndObject();
+                    }
+                    w.EndObject().EndObject();
+                    return respond(JsonResponse(w.Take()));
+                  }
                   for (const auto& [stream, loader] : ctx->loaders) {
                     Status s = loader->Flush(ctx->flush_timeout_ms);
                     if (!s.ok()) return respond(ErrorResponse(s));

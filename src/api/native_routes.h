@@ -1,10 +1,14 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "api/router.h"
+#include "base/status.h"
 
 namespace basin::catalog {
 class Catalog;
@@ -34,6 +38,11 @@ struct NativeApiContext {
   query::QueryEngine* query_engine = nullptr;
   ingest::StreamIngestor* ingestor = nullptr;
   std::map<std::string, ingest::Loader*> loaders;  // by stream
+  // Flushes every stream's loader, answering each stream's committed offset. Streams come and go
+  // (Kinesis CreateStream / DeleteStream), so when this is set POST /v1/admin/flush uses it
+  // instead of the fixed `loaders` (cli::Platform::FlushLoaders).
+  std::function<Result<std::vector<std::pair<std::string, uint64_t>>>(int64_t timeout_ms)>
+      flush_loaders;
   observe::MetricsRegistry* metrics = nullptr;
   int blocking_threads = 2;  // threads for queries and flushes (never the I/O threads)
   int64_t flush_timeout_ms = 30'000;

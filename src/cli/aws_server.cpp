@@ -152,6 +152,13 @@ Result<std::unique_ptr<AwsServer>> AwsServer::Start(Platform& platform,
   kinesis_options.run_blocking = run_blocking;
   BASIN_ASSIGN_OR_RETURN(kinesis_options.token_secret,
                          KinesisTokenSecret(platform.options().data_dir));
+  // A Kinesis stream is a Basin stream: its records reach the lake through its own loader.
+  kinesis_options.on_stream_created = [&platform](const std::string& stream) {
+    return platform.StartStreamLoader(stream);
+  };
+  kinesis_options.on_stream_deleted = [&platform](const std::string& stream) {
+    platform.ForgetStreamLoader(stream);
+  };
   impl.kinesis =
       std::make_unique<api::KinesisApi>(&platform.log(), &SystemClock::Instance(), kinesis_options);
 

@@ -27,7 +27,8 @@ struct AwsServerOptions {
 
 // `basin serve`'s AWS-compatible endpoint: one HTTP port with api::AwsEndpoint as its handler,
 // serving Kinesis Data Streams over the platform's log (the `clickstream` stream feeds
-// raw.clickstream) and S3 over the platform's bucket store (objects put into `landing` are
+// raw.clickstream; every other stream raw.<name>, its loader started and stopped with the
+// stream) and S3 over the platform's bucket store (objects put into `landing` are
 // loaded: `<table>/<file>.csv|json|ndjson|jsonl` into raw.<table>, anything else as an object).
 // Access keys come from the catalog (`basin keys create`). Stop it before the platform.
 class AwsServer {

@@ -1,5 +1,6 @@
 #include "cli/platform.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "api/kinesis_api.h"
@@ -25,6 +26,14 @@ namespace fs = std::filesystem;
 namespace {
 constexpr char kClickstream[] = "clickstream";
 constexpr uint32_t kClickstreamShards = 2;
+
+// The table a stream's loader writes.
+catalog::TableRef TableOfStream(const std::string& stream) {
+  return ingest::LoaderOptionsFor(stream, stream == kClickstream
+                                              ? ingest::RecordFormat::kClickstream
+                                              : ingest::RecordFormat::kRecords)
+      .table;
+}
 
 std::string Absolute(const std::string& dir) {
   std::error_code ec;
@@ -78,12 +87,28 @@ Result<std::unique_ptr<Platform>> Platform::Open(const PlatformOptions& options)
       p->log_.get(), limits, &SystemClock::Instance(), p->metrics_.get());
   p->ingestor_->SetStreamFormat(kClickstream, ingest::StreamFormat::kClickstream);
 
-  ingest::LoaderOptions loader_options;
-  loader_options.lake_root = p->lake_root();
-  loader_options.buffer_interval_ms = options.loader_interval_ms;
-  BASIN_ASSIGN_OR_RETURN(p->loader_,
-                         ingest::Loader::Start(p->log_.get(), p->catalog_.get(), loader_options,
-                                               &SystemClock::Instance(), p->metrics_.get()));
+  // The declared raw tables first: a stream must not take one of their names (raw.orders).
+  BASIN_ASSIGN_OR_RETURN(p->pipelines_, etl::LoadPipelineSet(UserPipelineDir(options.data_dir)));
+  BASIN_RETURN_IF_ERROR(etl::EnsureRawTables(*p->catalog_, p->pipelines_.raw_tables));
+  {
+    // Every stream has a loader: clickstream first, so that it always owns raw.clickstream.
+    std::lock_guard lock(p->loaders_mu_);
+    BASIN_RETURN_IF_ERROR(p->StartLoaderLocked(kClickstream));
+    p->clickstream_loader_ = p->loaders_.at(kClickstream);
+    std::vector<log::StreamInfo> streams = p->log_->ListStreams();
+    std::sort(streams.begin(), streams.end(),
+              [](const auto& a, const auto& b) { return a.name < b.name; });
+    for (const log::StreamInfo& stream : streams) {
+      if (stream.name == kClickstream) continue;
+      // A stream from before stream tables existed may clash with another's table: it stays in
+      // the log, readable with GetRecords, and keeps all its segments; the server runs on.
+      Status started = p->StartLoaderLocked(stream.name);
+      if (!started.ok()) {
+        BASIN_LOG(Error, "loader")
+            << "stream " << stream.name << " has no loader: " << started.ToString();
+      }
+    }
+  }
 
   ingest::CompactorOptions compactor_options;
   compactor_options.lake_root = p->lake_root();
@@ -101,8 +126,6 @@ Result<std::unique_ptr<Platform>> Platform::Open(const PlatformOptions& options)
   BASIN_ASSIGN_OR_RETURN(p->compactor_,
                          ingest::Compactor::Start(p->catalog_.get(), compactor_options,
                                                   &SystemClock::Instance(), p->metrics_.get()));
-  BASIN_ASSIGN_OR_RETURN(p->pipelines_, etl::LoadPipelineSet(UserPipelineDir(options.data_dir)));
-  BASIN_RETURN_IF_ERROR(etl::EnsureRawTables(*p->catalog_, p->pipelines_.raw_tables));
   BASIN_ASSIGN_OR_RETURN(auto forgotten, etl::ForgetRemovedPipelines(*p->catalog_, p->pipelines_));
   for (const std::string& f : forgotten) {
     BASIN_LOG(Info, "etl") << "forgot the position of a removed pipeline: " << f;
@@ -133,6 +156,86 @@ Result<std::unique_ptr<Platform>> Platform::Open(const PlatformOptions& options)
   p->retention_thread_ = std::thread([raw = p.get()] { raw->RunRetention(); });
   p->batch_thread_ = std::thread([raw = p.get()] { raw->RunBatchSchedule(); });
   return p;
+}
+
+Status Platform::StartLoaderLocked(const std::string& stream) {
+  const ingest::RecordFormat format =
+      stream == kClickstream ? ingest::RecordFormat::kClickstream : ingest::RecordFormat::kRecords;
+  ingest::LoaderOptions loader_options = ingest::LoaderOptionsFor(stream, format);
+  for (const auto& [other, loader] : loaders_) {
+    if (other != stream && TableOfStream(other) == loader_options.table) {
+      return Status(ErrorCode::kAlreadyExists,
+                    "stream '" + stream + "' would load into " + loader_options.table.Qualified() +
+                        ", the table of stream '" + other +
+                        "'; stream names must differ in more than case and punctuation");
+    }
+  }
+  loader_options.lake_root = lake_root();
+  loader_options.buffer_interval_ms = options_.loader_interval_ms;
+  BASIN_ASSIGN_OR_RETURN(auto loader,
+                         ingest::Loader::Start(log_.get(), catalog_.get(), loader_options,
+                                               &SystemClock::Instance(), metrics_.get()));
+  loaders_[stream] = std::shared_ptr<ingest::Loader>(std::move(loader));
+  BASIN_LOG(Info, "loader") << "stream " << stream << " loads into "
+                            << loader_options.table.Qualified();
+  return Status::Ok();
+}
+
+Status Platform::StartStreamLoader(const std::string& stream) {
+  std::shared_ptr<ingest::Loader> previous;
+  Status started;
+  {
+    std::lock_guard lock(loaders_mu_);
+    if (loaders_closed_) return Status(ErrorCode::kShuttingDown, "the platform is shutting down");
+    // A loader still here belongs to an earlier stream of this name whose deletion has not been
+    // forgotten yet: it is stopped, and the new stream starts at offset 0.
+    if (auto it = loaders_.find(stream); it != loaders_.end()) {
+      previous = std::move(it->second);
+      loaders_.erase(it);
+      previous->Stop();
+    }
+    Status reset = catalog_->RemoveConsumer(stream, ingest::LoaderOptions{}.consumer);
+    started = reset.ok() ? StartLoaderLocked(stream) : reset;
+  }
+  if (!started.ok()) {
+    BASIN_LOG(Warn, "loader") << "stream " << stream << ": " << started.ToString();
+  }
+  return started;
+}
+
+void Platform::ForgetStreamLoader(const std::string& stream) {
+  std::shared_ptr<ingest::Loader> loader;
+  {
+    std::lock_guard lock(loaders_mu_);
+    if (loaders_closed_ || log_->HasStream(stream)) return;  // made again meanwhile: keep it
+    auto it = loaders_.find(stream);
+    if (it == loaders_.end()) return;
+    loader = std::move(it->second);
+    loaders_.erase(it);
+    // The stream's records are gone: what the loader holds can no longer be read or committed.
+    loader->Stop();
+    Status forgotten = catalog_->RemoveConsumer(stream, ingest::LoaderOptions{}.consumer);
+    if (!forgotten.ok()) {
+      BASIN_LOG(Warn, "loader") << "stream " << stream << ": " << forgotten.ToString();
+    }
+  }
+  BASIN_LOG(Info, "loader") << "stream " << stream << " deleted: its loader stopped";
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<ingest::Loader>>> Platform::Loaders() const {
+  std::lock_guard lock(loaders_mu_);
+  return {loaders_.begin(), loaders_.end()};
+}
+
+Result<std::vector<std::pair<std::string, uint64_t>>> Platform::FlushLoaders(int64_t timeout_ms) {
+  std::vector<std::pair<std::string, uint64_t>> flushed;
+  for (const auto& [stream, loader] : Loaders()) {
+    Status s = loader->Flush(timeout_ms);
+    if (s.code() == ErrorCode::kStreamNotFound) continue;  // deleted since
+    BASIN_RETURN_IF_ERROR(s);
+    flushed.emplace_back(stream, loader->stats().committed_offset);
+  }
+  return flushed;
 }
 
 void Platform::SweepLanding() {
@@ -195,14 +298,18 @@ void Platform::RunRetention() {
   while (!shut_down_) {
     retention_cv_.wait_for(lock, std::chrono::milliseconds(options_.retention_interval_ms));
     if (shut_down_) break;
-    // Never past what the loader has committed: retention must not lose unloaded records.
-    const uint64_t keep_from = loader_->stats().committed_offset;
-    auto deleted = log_->ApplyRetention(kClickstream, keep_from);
-    if (!deleted.ok()) {
-      BASIN_LOG(Warn, "log") << "retention: " << deleted.status().ToString();
-    } else if (*deleted > 0) {
-      BASIN_LOG(Info, "log") << "retention deleted " << *deleted << " segments of " << kClickstream;
+    lock.unlock();
+    // Never past what a stream's loader has committed: retention must not lose unloaded records.
+    for (const auto& [stream, loader] : Loaders()) {
+      auto deleted = log_->ApplyRetention(stream, loader->stats().committed_offset);
+      if (!deleted.ok()) {
+        if (deleted.status().code() == ErrorCode::kStreamNotFound) continue;  // deleted since
+        BASIN_LOG(Warn, "log") << "retention of " << stream << ": " << deleted.status().ToString();
+      } else if (*deleted > 0) {
+        BASIN_LOG(Info, "log") << "retention deleted " << *deleted << " segments of " << stream;
+      }
     }
+    lock.lock();
   }
 }
 
@@ -219,7 +326,18 @@ void Platform::Shutdown() {
   if (retention_thread_.joinable()) retention_thread_.join();
   if (batch_thread_.joinable()) batch_thread_.join();
   if (compactor_) compactor_->Stop();
-  if (loader_) loader_->Stop();
+  std::vector<std::shared_ptr<ingest::Loader>> loaders;
+  {
+    std::lock_guard lock(loaders_mu_);
+    loaders_closed_ = true;
+    for (auto& [stream, loader] : loaders_) loaders.push_back(std::move(loader));
+    loaders_.clear();
+  }
+  // In parallel: each commits what it holds and drains its backlog for a bounded time.
+  std::vector<std::thread> stopping;
+  for (auto& loader : loaders) stopping.emplace_back([&loader] { loader->Stop(); });
+  for (auto& t : stopping) t.join();
+  if (clickstream_loader_) clickstream_loader_->Stop();
   if (log_) log_->Close();
   // The S3 front end over it is stopped by now (basin serve stops its servers first).
   bucket_store_.reset();

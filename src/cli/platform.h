@@ -2,10 +2,13 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
@@ -60,8 +63,10 @@ struct PlatformOptions {
 };
 
 // Everything a data directory holds, opened and running: the log, the catalog, the query
-// engine, the ingestor, the loader of each stream, the compactor, the batch loader and its
-// landing sweep, object ingest, the S3 bucket store, and the ETL pipelines on their schedule.
+// engine, the ingestor, the loader of every stream (clickstream into raw.clickstream, any other
+// stream into raw.<name> as records; streams made later get theirs through StartStreamLoader),
+// the compactor, the batch loader and its landing sweep, object ingest, the S3 bucket store,
+// and the ETL pipelines on their schedule.
 // The data directory layout (docs/architecture.md): basin.db, log/, lake/, buckets/. Opening it
 // creates what is missing, including the default `clickstream` stream and its tables.
 // `basin serve` puts the HTTP API and the AWS endpoint on top.
@@ -80,7 +85,20 @@ class Platform {
   catalog::Catalog& catalog() { return *catalog_; }
   query::QueryEngine& query_engine() { return *query_engine_; }
   ingest::StreamIngestor& ingestor() { return *ingestor_; }
-  ingest::Loader& clickstream_loader() { return *loader_; }
+  // The `clickstream` stream's loader as opened (kept alive even if the stream is deleted).
+  ingest::Loader& clickstream_loader() { return *clickstream_loader_; }
+  // Starts the loader of a stream just created in the log (the Kinesis API's CreateStream), from
+  // offset 0: a stream made again under an old name starts over, its table is appended to.
+  // AlreadyExists when its table belongs to another stream (two names that differ only in case
+  // or punctuation: raw.orders_feed for `orders-feed` and `orders_feed`) or is not a stream's
+  // table (raw.orders); ShuttingDown after Shutdown(). Thread-safe.
+  Status StartStreamLoader(const std::string& stream);
+  // Stops and forgets the loader of a stream deleted from the log, and its committed offset.
+  // The rows it loaded stay in the lake. Nothing happens if the stream exists (made again).
+  void ForgetStreamLoader(const std::string& stream);
+  // Flushes every stream's loader (Loader::Flush): each stream with its committed offset, by
+  // name. Streams deleted meanwhile are left out. Thread-safe.
+  Result<std::vector<std::pair<std::string, uint64_t>>> FlushLoaders(int64_t timeout_ms);
   observe::MetricsRegistry& metrics() { return *metrics_; }
   ingest::BatchLoader& batch_loader() { return *batch_loader_; }
   ingest::ObjectIngestor& object_ingestor() { return *object_ingestor_; }
@@ -100,8 +118,13 @@ class Platform {
 
  private:
   Platform() = default;
-  // Deletes log segments past retention that the loader has committed, every
-  // retention_interval_ms, until Shutdown().
+  // Starts a stream's loader and adds it to `loaders_` (loaders_mu_ held): AlreadyExists when
+  // another stream's loader writes the same table.
+  Status StartLoaderLocked(const std::string& stream);
+  // The loaders running now, copied (they stay alive while the caller uses them).
+  std::vector<std::pair<std::string, std::shared_ptr<ingest::Loader>>> Loaders() const;
+  // Deletes log segments past retention that each stream's loader has committed, every
+  // retention_interval_ms, until Shutdown(). A stream without a loader keeps every segment.
   void RunRetention();
   // The batch schedule (landing sweep, pipelines) until Shutdown().
   void RunBatchSchedule();
@@ -112,7 +135,10 @@ class Platform {
   std::unique_ptr<catalog::Catalog> catalog_;
   std::unique_ptr<query::QueryEngine> query_engine_;
   std::unique_ptr<ingest::StreamIngestor> ingestor_;
-  std::unique_ptr<ingest::Loader> loader_;
+  mutable std::mutex loaders_mu_;  // held while a loader starts: one table, one stream
+  std::map<std::string, std::shared_ptr<ingest::Loader>> loaders_;  // by stream
+  bool loaders_closed_ = false;                                     // set by Shutdown()
+  std::shared_ptr<ingest::Loader> clickstream_loader_;
   std::unique_ptr<ingest::Compactor> compactor_;
   std::unique_ptr<ingest::BatchLoader> batch_loader_;
   std::unique_ptr<ingest::LandingSweep> landing_sweep_;

@@ -111,7 +111,7 @@ int RunServe(ServeOptions& opts) {
   context.catalog = &p.catalog();
   context.query_engine = &p.query_engine();
   context.ingestor = &p.ingestor();
-  context.loaders["clickstream"] = &p.clickstream_loader();
+  context.flush_loaders = [&p](int64_t timeout_ms) { return p.FlushLoaders(timeout_ms); };
   context.metrics = &p.metrics();
   context.blocking_threads = opts.platform.query_pool_size + 1;
   auto native_api = std::make_unique<api::NativeApi>(context);
@@ -195,6 +195,12 @@ int RunServe(ServeOptions& opts) {
     line_options.extra_links = {
         {"SQL over HTTP", "curl -X POST " + base_url + "/v1/query -d '{\"sql\":\"SELECT ...\"}'"},
         {"Metrics", base_url + "/metrics"}};
+    if (*aws) {
+      line_options.extra_links.push_back(
+          {"AWS tools", "aws --endpoint-url http://localhost:" + std::to_string((*aws)->port()) +
+                            " s3 ls   (key: build/basin keys create --data-dir " +
+                            opts.platform.data_dir + " --user NAME)"});
+    }
     status_line = std::make_unique<demo::LiveStatusLine>(line_options, &lake_status,
                                                          [&shop] { return shop->stats(); });
     status_line->Start();

@@ -41,7 +41,42 @@ void AppendOptional(query::Appender& a, const std::optional<std::string>& v) {
   }
 }
 
+const std::vector<catalog::Column>& ColumnsOf(RecordFormat format) {
+  return format == RecordFormat::kClickstream ? ClickstreamColumns() : StreamRecordColumns();
+}
+
+const std::vector<catalog::Column>& PartitionColumnsOf(RecordFormat format) {
+  return format == RecordFormat::kClickstream ? ClickstreamPartitionColumns()
+                                              : StreamRecordPartitionColumns();
+}
+
+// The column whose hour partitions the rows: when the event happened, or when Basin got it.
+std::string_view TimeColumnOf(RecordFormat format) {
+  return format == RecordFormat::kClickstream ? "event_time" : "ingest_time";
+}
+
+// The order of the rows in a file: by event time, or in log order (sequence numbers have a fixed
+// width and the offset first, so their string order is the log's).
+std::string_view FileOrderOf(RecordFormat format) {
+  return format == RecordFormat::kClickstream ? "event_time" : "sequence_number";
+}
+
+// Whether `payload` is one JSON document (any value; UTF-8 checked by the parser).
+bool IsJsonDocument(simdjson::dom::parser& parser, std::string_view payload) {
+  simdjson::dom::element ignored;
+  return parser.parse(payload.data(), payload.size(), true).get(ignored) == simdjson::SUCCESS;
+}
+
 }  // namespace
+
+LoaderOptions LoaderOptionsFor(const std::string& stream, RecordFormat format) {
+  LoaderOptions options;
+  options.stream = stream;
+  options.format = format;
+  options.table = format == RecordFormat::kClickstream ? options.table : StreamRecordsTable(stream);
+  options.quarantine_table = catalog::QuarantineTableFor(options.table);
+  return options;
+}
 
 const std::vector<catalog::Column>& QuarantineColumns() {
   static const std::vector<catalog::Column> kColumns = {
@@ -94,16 +129,35 @@ Result<std::unique_ptr<Loader>> Loader::Start(log::Log* log, catalog::Catalog* c
 
 Loader::~Loader() { Stop(); }
 
+Status Loader::CheckTableIsFree(const catalog::TableRef& ref,
+                                const catalog::TableSchema& schema) const {
+  // A stream may not write into a table someone else made with other columns (a batch table
+  // raw.orders for a stream `orders`): its files would not match the table's schema.
+  auto existing = catalog_->GetTable(ref);
+  if (existing.ok() && (existing->schema.columns != schema.columns ||
+                        existing->schema.partition_columns != schema.partition_columns)) {
+    return Status(ErrorCode::kAlreadyExists,
+                  "stream '" + options_.stream + "' loads into " + ref.Qualified() +
+                      ", which already exists as a table that is not a stream's (other "
+                      "columns); give the stream another name");
+  }
+  return Status::Ok();
+}
+
 Status Loader::Init() {
-  catalog::TableSchema schema{0, ClickstreamColumns(), ClickstreamPartitionColumns()};
-  BASIN_ASSIGN_OR_RETURN(table_,
-                         catalog_->EnsureTable(options_.table, schema,
-                                               options_.table.zone + "/" + options_.table.name));
-  catalog::TableSchema quarantine_schema{0, QuarantineColumns(), {{"dt", "DATE"}}};
-  BASIN_ASSIGN_OR_RETURN(
-      quarantine_table_,
-      catalog_->EnsureTable(options_.quarantine_table, quarantine_schema,
-                            options_.quarantine_table.zone + "/" + options_.quarantine_table.name));
+  const catalog::TableSchema schema{0, ColumnsOf(options_.format),
+                                    PartitionColumnsOf(options_.format)};
+  const catalog::TableSchema quarantine_schema{0, QuarantineColumns(), {{"dt", "DATE"}}};
+  if (options_.format == RecordFormat::kRecords) {
+    // Both checked before either is made, so that a refused stream leaves no table behind.
+    BASIN_RETURN_IF_ERROR(CheckTableIsFree(options_.table, schema));
+    BASIN_RETURN_IF_ERROR(CheckTableIsFree(options_.quarantine_table, quarantine_schema));
+  }
+  const catalog::TableRef& t = options_.table;
+  const catalog::TableRef& q = options_.quarantine_table;
+  BASIN_ASSIGN_OR_RETURN(table_, catalog_->EnsureTable(t, schema, t.zone + "/" + t.name));
+  BASIN_ASSIGN_OR_RETURN(quarantine_table_,
+                         catalog_->EnsureTable(q, quarantine_schema, q.zone + "/" + q.name));
   BASIN_RETURN_IF_ERROR(RemoveOrphanFiles(table_));
   BASIN_RETURN_IF_ERROR(RemoveOrphanFiles(quarantine_table_));
   BASIN_ASSIGN_OR_RETURN(committed_offset_,
@@ -116,7 +170,7 @@ Status Loader::Init() {
                                << " were deleted by retention before they were loaded";
   }
   BASIN_RETURN_IF_ERROR(RebuildDedupIndex());
-  BASIN_ASSIGN_OR_RETURN(rows_, query::ParquetFileWriter::Create(ClickstreamColumns()));
+  BASIN_ASSIGN_OR_RETURN(rows_, query::ParquetFileWriter::Create(schema.columns));
   BASIN_ASSIGN_OR_RETURN(quarantined_, query::ParquetFileWriter::Create(QuarantineColumns()));
   stats_.committed_offset = committed_offset_;
   return Status::Ok();
@@ -144,6 +198,7 @@ Status Loader::RemoveOrphanFiles(const catalog::TableInfo& table) {
 }
 
 Status Loader::RebuildDedupIndex() {
+  if (options_.format != RecordFormat::kClickstream) return Status::Ok();  // no dedup
   BASIN_ASSIGN_OR_RETURN(auto snapshot, catalog_->CurrentSnapshot(options_.table));
   if (snapshot.files.empty()) return Status::Ok();
   const int64_t since = clock_->NowMicros() - options_.dedup_window_us;
@@ -225,8 +280,6 @@ Result<bool> Loader::ReadSome() {
 }
 
 void Loader::Buffer(const log::LogRecord& record) {
-  thread_local simdjson::dom::parser parser;
-  static const IngestLimits kLimits;  // the same limits the ingest path enforced
   ++buffered_records_;
   buffered_bytes_ += record.data.size();
   auto envelope = RecordEnvelope::Decode(record.data);
@@ -240,10 +293,20 @@ void Loader::Buffer(const log::LogRecord& record) {
                    .WithContext("ingest"));
     return;
   }
+  if (options_.format == RecordFormat::kClickstream) {
+    BufferEvent(record, *envelope);
+  } else {
+    BufferRecord(record, *envelope);
+  }
+}
+
+void Loader::BufferEvent(const log::LogRecord& record, const RecordEnvelope& envelope) {
+  thread_local simdjson::dom::parser parser;
+  static const IngestLimits kLimits;  // the same limits the ingest path enforced
   // Validate against the time the record was appended, as ingest did.
-  auto event = ParseClickstreamEvent(parser, envelope->payload, kLimits, record.append_time_us);
+  auto event = ParseClickstreamEvent(parser, envelope.payload, kLimits, record.append_time_us);
   if (!event.ok()) {
-    Quarantine(record, envelope->payload, event.status().WithContext("schema"));
+    Quarantine(record, envelope.payload, event.status().WithContext("schema"));
     return;
   }
   const DedupIndex::Key key = DedupIndex::KeyOf(event->event_id);
@@ -276,21 +339,50 @@ void Loader::Buffer(const log::LogRecord& record) {
   AppendOptional(a, event->currency);
   AppendOptional(a, event->platform);
   AppendOptional(a, event->locale);
-  a.AppendVarchar(envelope->user_agent);
-  a.AppendVarchar(envelope->client_ip);
+  a.AppendVarchar(envelope.user_agent);
+  a.AppendVarchar(envelope.client_ip);
   AppendOptional(a, event->attributes_json);
   AppendOptional(a, event->user_attributes_json);
-  a.AppendVarchar(RecordSourceName(envelope->source));
+  a.AppendVarchar(RecordSourceName(envelope.source));
   Status row = rows_->EndRow();
   if (!row.ok()) {
     pending_keys_.pop_back();
     pending_set_.erase(key);
-    Quarantine(record, envelope->payload, row.WithContext("typing"));
+    Quarantine(record, envelope.payload, row.WithContext("typing"));
     return;
   }
-  PartitionStats& p = partitions_[PartitionOf(event->event_time_us)];
-  if (p.rows == 0 || event->event_time_us < p.min_time_us) p.min_time_us = event->event_time_us;
-  if (p.rows == 0 || event->event_time_us > p.max_time_us) p.max_time_us = event->event_time_us;
+  CountRow(event->event_time_us);
+}
+
+void Loader::BufferRecord(const log::LogRecord& record, const RecordEnvelope& envelope) {
+  thread_local simdjson::dom::parser parser;
+  query::Appender& a = rows_->appender();
+  a.AppendTimestampMicros(record.append_time_us);
+  a.AppendVarchar(record.partition_key);
+  a.AppendInt32(static_cast<int32_t>(record.shard));
+  a.AppendVarchar(KinesisSequenceNumber(record.offset, record.shard));
+  a.AppendVarchar(RecordSourceName(envelope.source));
+  a.AppendVarchar(envelope.client_ip);
+  a.AppendVarchar(envelope.user_agent);
+  if (IsJsonDocument(parser, envelope.payload)) {
+    a.AppendVarchar(envelope.payload);
+    a.AppendNull();
+  } else {
+    a.AppendNull();
+    a.AppendVarchar(Base64Encode(envelope.payload));
+  }
+  Status row = rows_->EndRow();
+  if (!row.ok()) {
+    Quarantine(record, envelope.payload, row.WithContext("typing"));
+    return;
+  }
+  CountRow(record.append_time_us);
+}
+
+void Loader::CountRow(int64_t time_us) {
+  PartitionStats& p = partitions_[PartitionOf(time_us)];
+  if (p.rows == 0 || time_us < p.min_time_us) p.min_time_us = time_us;
+  if (p.rows == 0 || time_us > p.max_time_us) p.max_time_us = time_us;
   ++p.rows;
 }
 
@@ -353,11 +445,12 @@ Status Loader::Commit() {
     const int64_t hour_start =
         stats.min_time_us -
         ((stats.min_time_us % kMicrosPerHour) + kMicrosPerHour) % kMicrosPerHour;
-    const std::string where = "event_time >= make_timestamp(" + std::to_string(hour_start) +
-                              ") AND event_time < make_timestamp(" +
+    const std::string time_column(TimeColumnOf(options_.format));
+    const std::string where = time_column + " >= make_timestamp(" + std::to_string(hour_start) +
+                              ") AND " + time_column + " < make_timestamp(" +
                               std::to_string(hour_start + kMicrosPerHour) + ")";
-    auto written =
-        rows_->Write((fs::path(options_.lake_root) / file.path).string(), where, "event_time");
+    auto written = rows_->Write((fs::path(options_.lake_root) / file.path).string(), where,
+                                FileOrderOf(options_.format));
     if (!written.ok()) {
       remove_written();
       return written.status().WithContext("writing " + file.path);
@@ -397,7 +490,8 @@ Status Loader::Commit() {
     return committed.status().WithContext("committing");
   }
 
-  const int64_t rows = static_cast<int64_t>(pending_keys_.size());
+  int64_t rows = 0;
+  for (const auto& [partition, p] : partitions_) rows += p.rows;
   for (const auto& [key, time] : pending_keys_) committed_keys_.Insert(key, time);
   committed_keys_.Expire(clock_->NowMicros());
   if (rows_total_) rows_total_->Increment(rows);

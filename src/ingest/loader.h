@@ -15,6 +15,7 @@
 #include "base/status.h"
 #include "catalog/catalog.h"
 #include "ingest/dedup_index.h"
+#include "ingest/record_format.h"
 #include "log/log.h"
 
 namespace basin::observe {
@@ -30,8 +31,11 @@ class ParquetFileWriter;
 
 namespace basin::ingest {
 
+struct RecordEnvelope;
+
 struct LoaderOptions {
   std::string stream = "clickstream";
+  RecordFormat format = RecordFormat::kClickstream;
   catalog::TableRef table{"raw", "clickstream"};
   catalog::TableRef quarantine_table{"quarantine", "clickstream"};
   std::string consumer = "loader";
@@ -48,19 +52,27 @@ struct LoaderOptions {
   int64_t stop_drain_ms = 5'000;            // Stop() keeps loading the backlog this long at most
 };
 
+// The options of the loader of `stream` in `format`: kClickstream loads into raw.clickstream,
+// kRecords into StreamRecordsTable(stream); the quarantine is catalog::QuarantineTableFor.
+LoaderOptions LoaderOptionsFor(const std::string& stream, RecordFormat format);
+
 // The Firehose part: turns committed log records of one stream into Parquet files in the lake.
 //
-// Reads the stream from the consumer offset the catalog holds, parses and types each event,
-// drops event ids already committed (DedupIndex) and repeated within the batch, and buffers rows
-// per (dt, hour) partition of the event time. When a buffer hint is reached it writes one file
-// per partition (plus a quarantine file for records that cannot be typed) and commits all of
-// them together with the new consumer offset in one catalog transaction. On start it deletes
-// files no commit refers to (a crash between write and commit) and resumes from the committed
-// offset, so every acknowledged record lands exactly once whatever the crash point.
+// Reads the stream from the consumer offset the catalog holds and makes a row of each record as
+// its RecordFormat says. kClickstream parses and types each event, drops event ids already
+// committed (DedupIndex) and repeated within the batch, and buffers rows per (dt, hour)
+// partition of the event time; kRecords keeps every record (JSON payload in `data`, anything
+// else base64 in `data_base64`) per (dt, hour) of its ingest time. When a buffer hint is reached it
+// writes one file per partition (plus a quarantine file for records that cannot be typed) and
+// commits all of them together with the new consumer offset in one catalog transaction. On start it
+// deletes files no commit refers to (a crash between write and commit) and resumes from the
+// committed offset, so every acknowledged record lands exactly once whatever the crash point.
 //
 // One thread per loader. Flush() and Stop() may be called from any thread.
 class Loader {
  public:
+  // AlreadyExists for kRecords when the table (or its quarantine) exists with other columns:
+  // it belongs to something else (a batch table such as raw.orders).
   static Result<std::unique_ptr<Loader>> Start(log::Log* log, catalog::Catalog* catalog,
                                                LoaderOptions options, Clock* clock,
                                                observe::MetricsRegistry* metrics);
@@ -95,12 +107,19 @@ class Loader {
   Loader(log::Log* log, catalog::Catalog* catalog, LoaderOptions options, Clock* clock,
          observe::MetricsRegistry* metrics);
   Status Init();
+  // AlreadyExists if `ref` exists with another schema (kRecords: the table is not this
+  // stream's to write).
+  Status CheckTableIsFree(const catalog::TableRef& ref, const catalog::TableSchema& schema) const;
   Status RemoveOrphanFiles(const catalog::TableInfo& table);
   Status RebuildDedupIndex();
   void Run();
   // Reads and buffers records; returns true if it read any.
   Result<bool> ReadSome();
   void Buffer(const log::LogRecord& record);
+  void BufferEvent(const log::LogRecord& record, const RecordEnvelope& envelope);
+  void BufferRecord(const log::LogRecord& record, const RecordEnvelope& envelope);
+  // Counts a buffered row into its (dt, hour) partition by `time_us` (event or ingest time).
+  void CountRow(int64_t time_us);
   void Quarantine(const log::LogRecord& record, std::string_view payload, const Status& why);
   bool ShouldCommit(bool flush_wanted) const;
   Status Commit();

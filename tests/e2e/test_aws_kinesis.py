@@ -113,31 +113,35 @@ def read_all(client, stream, shard_ids):
 
 
 def cli_part(cli, basin, ws):
-    cli.ok("create-stream", "--stream-name", "orders", "--shard-count", "2")
+    # Not "orders": its table raw.orders is the batch table (test_kinesis_streams_to_lake.py).
+    cli.ok("create-stream", "--stream-name", "order-events", "--shard-count", "2")
     listed = cli.ok("list-streams")
-    check("orders" in listed["StreamNames"] and "clickstream" in listed["StreamNames"],
+    check("order-events" in listed["StreamNames"] and "clickstream" in listed["StreamNames"],
           f"list-streams: {listed}")
-    summary = cli.ok("describe-stream-summary", "--stream-name", "orders")["StreamDescriptionSummary"]
-    check(summary["StreamName"] == "orders" and summary["StreamStatus"] == "ACTIVE"
+    summary = cli.ok("describe-stream-summary",
+                     "--stream-name", "order-events")["StreamDescriptionSummary"]
+    check(summary["StreamName"] == "order-events" and summary["StreamStatus"] == "ACTIVE"
           and summary["OpenShardCount"] == 2, f"describe-stream-summary: {summary}")
-    check(summary["StreamARN"].endswith(":stream/orders"), f"ARN: {summary['StreamARN']}")
-    shards = cli.ok("list-shards", "--stream-name", "orders")["Shards"]
+    check(summary["StreamARN"].endswith(":stream/order-events"), f"ARN: {summary['StreamARN']}")
+    shards = cli.ok("list-shards", "--stream-name", "order-events")["Shards"]
     check([s["ShardId"] for s in shards] == ["shardId-000000000000", "shardId-000000000001"],
           f"list-shards: {shards}")
 
     # Binary data: the CLI takes base64 for blobs and sends the decoded bytes.
     payload = bytes(range(256)) + b"\x00\xff" + os.urandom(1000)
-    put = cli.ok("put-record", "--stream-name", "orders", "--partition-key", "p-1",
+    put = cli.ok("put-record", "--stream-name", "order-events", "--partition-key", "p-1",
                  "--data", base64.b64encode(payload).decode())
     check(put["ShardId"].startswith("shardId-") and put["SequenceNumber"].isdigit(),
           f"put-record: {put}")
     records = [{"Data": base64.b64encode(f"record {i}".encode()).decode(),
                 "PartitionKey": f"k-{i}"} for i in range(20)]
-    put_many = cli.ok("put-records", "--stream-name", "orders", "--records", json.dumps(records))
+    put_many = cli.ok("put-records", "--stream-name", "order-events",
+                      "--records", json.dumps(records))
     check(put_many["FailedRecordCount"] == 0 and len(put_many["Records"]) == 20,
           f"put-records: {put_many}")
 
-    it = cli.ok("get-shard-iterator", "--stream-name", "orders", "--shard-id", put["ShardId"],
+    it = cli.ok("get-shard-iterator", "--stream-name", "order-events",
+                "--shard-id", put["ShardId"],
                 "--shard-iterator-type", "AT_SEQUENCE_NUMBER",
                 "--starting-sequence-number", put["SequenceNumber"])["ShardIterator"]
     got = cli.ok("get-records", "--shard-iterator", it)
@@ -146,7 +150,7 @@ def cli_part(cli, basin, ws):
     check(got["Records"][0]["PartitionKey"] == "p-1", f"partition key: {got['Records'][0]}")
     every = []
     for shard in shards:
-        it = cli.ok("get-shard-iterator", "--stream-name", "orders", "--shard-id",
+        it = cli.ok("get-shard-iterator", "--stream-name", "order-events", "--shard-id",
                     shard["ShardId"], "--shard-iterator-type", "TRIM_HORIZON")["ShardIterator"]
         every += cli.ok("get-records", "--shard-iterator", it)["Records"]
     datas = sorted(base64.b64decode(r["Data"]) for r in every)

@@ -265,8 +265,9 @@ TEST(ClickstreamSdkTest, DecodesTheMobileBase64GzipVariant) {
   const std::string json = "[" + std::string(kAddToCart) + "]";
   const std::string body = Base64Encode(Gzip(json));
   // Told by compression=gzip, and recognised without it (the body does not start with '[').
+  const std::string hash = ClickstreamSdkHashCode(body);  // Params keeps a view of it
   for (std::string_view compression : {"gzip", ""}) {
-    ClickstreamSdkParams params = Params(ClickstreamSdkHashCode(body));
+    ClickstreamSdkParams params = Params(hash);
     params.compression = compression;
     auto batch = ConvertClickstreamSdkRequest(body, params, ClickstreamSdkLimits{}, IngestLimits{});
     ASSERT_TRUE(batch.ok()) << compression << ": " << batch.status().ToString();
