@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "api/error_response.h"
+#include "api/ingest_answer.h"
 #include "base/clock.h"
 #include "base/json_writer.h"
 #include "base/logging.h"
@@ -20,19 +21,6 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 constexpr size_t kMaxEchoedHeaderBytes = 1024;
 // How long a browser may reuse a preflight answer (Chromium caps it at two hours).
 constexpr std::string_view kPreflightMaxAgeSeconds = "3600";
-
-// The same rule as the native routes: X-Forwarded-For only from loopback, where a local reverse
-// proxy sits; anyone else could forge it.
-std::string ClientIp(const HttpRequest& request) {
-  std::string_view forwarded = request.Header("X-Forwarded-For");
-  if (!forwarded.empty() && (request.remote_ip == "127.0.0.1" || request.remote_ip == "::1")) {
-    std::string_view first = forwarded.substr(0, forwarded.find(','));
-    while (!first.empty() && first.front() == ' ') first.remove_prefix(1);
-    while (!first.empty() && first.back() == ' ') first.remove_suffix(1);
-    if (!first.empty() && first.size() <= 64) return std::string(first);
-  }
-  return request.remote_ip;
-}
 
 bool ContainsContentType(std::string_view list) {
   for (size_t start = 0; start <= list.size();) {
@@ -56,24 +44,6 @@ bool ContainsContentType(std::string_view list) {
 HttpResponse WithHeaders(HttpResponse response, const HeaderList& headers) {
   response.headers.insert(response.headers.end(), headers.begin(), headers.end());
   return response;
-}
-
-std::string ResultJson(const ingest::IngestResult& result) {
-  JsonWriter w;
-  w.BeginObject().Key("stream").String(result.stream).Key("accepted").Uint(result.accepted);
-  w.Key("rejected").BeginArray();
-  for (const auto& r : result.rejected) {
-    w.BeginObject()
-        .Key("index")
-        .Uint(r.index)
-        .Key("code")
-        .String(ErrorCodeName(r.code))
-        .Key("reason")
-        .String(r.reason)
-        .EndObject();
-  }
-  w.EndArray().EndObject();
-  return w.Take();
 }
 
 // The SDK never reads the answer, so rejected events would go unnoticed: say so in the log, at
@@ -170,7 +140,7 @@ void ClickstreamCollector::Collect(HttpRequest& request, Responder respond) cons
     if (accepted != nullptr) accepted->Increment(ingested->accepted);
     if (rejected != nullptr) rejected->Increment(ingested->rejected.size());
     LogRejections(app_id, shared_batch->sdk_events, *ingested);
-    respond(WithHeaders(JsonResponse(ResultJson(*ingested)), cors));
+    respond(WithHeaders(JsonResponse(IngestResultJson(*ingested)), cors));
   };
   if (shared_batch->sdk_index.empty() && shared_batch->refused.empty()) {
     // Nothing to append (an empty array).
