@@ -11,8 +11,9 @@
 #   BASIN, LOADGEN           explicit binaries (override BUILD)
 #   BENCH_DURATION [10]      seconds measured per load-generator run, after BENCH_WARMUP [2]
 #   BENCH_RUNS [2]           runs per scenario
-#   BENCH_ONLY [all]         all | basin | anchors (Redis + fsync probe only) | batch (only
-#                            bench/batch.sh, which `all` runs at the end; its knobs are there)
+#   BENCH_ONLY [all]         all | basin | anchors (Redis + fsync probe only) | batch | kinesis |
+#                            s3 (only bench/batch.sh, bench/kinesis.sh or bench/s3.sh, which
+#                            `all` runs at the end; their knobs are there)
 #   BENCH_TARGET [basin]     basin | stub (bench/stub_collector.py instead of Basin: checks this
 #                            script and the load generator, measures nothing about Basin)
 #   BENCH_TMPDIR [/tmp]      where data directories go (must be the disk you mean to measure)
@@ -40,6 +41,9 @@ die() { log "$*"; exit 1; }
 
 # The batch benchmark (CSV/NDJSON -> processed vs DuckDB COPY) is bench/batch.sh.
 [[ $ONLY == batch ]] && exec bash bench/batch.sh
+# The AWS endpoint: Kinesis PutRecords vs the native API, S3 PUT/GET vs raw file I/O.
+[[ $ONLY == kinesis ]] && exec bash bench/kinesis.sh
+[[ $ONLY == s3 ]] && exec bash bench/s3.sh
 
 # ---------------------------------------------------------------- tools
 need_apt=()
@@ -455,4 +459,6 @@ log "done in $((SECONDS - start_s)) s"
 python3 bench/report.py "$RAW" "$SUMMARY"
 if [[ $ONLY == all && $TARGET == basin ]]; then
   BUILD=$BUILD bash bench/batch.sh || log "the batch benchmark failed"
+  BUILD=$BUILD bash bench/kinesis.sh || log "the Kinesis benchmark failed"
+  BUILD=$BUILD bash bench/s3.sh || log "the S3 benchmark failed"
 fi
