@@ -809,15 +809,29 @@ struct S3Api::Impl : std::enable_shared_from_this<S3Api::Impl> {
     }
   }
 
+  // What every listing reads from its query: authorization for `action` on the bucket,
+  // encoding-type, max-keys, prefix and delimiter.
+  struct ListQuery {
+    bool url = false;
+    storage::ListRequest list;
+  };
+  Result<ListQuery> ReadListQuery(Call& call, std::string_view action) {
+    const HttpRequest& r = call.request;
+    BASIN_RETURN_IF_ERROR(call.Authorize(action, Arn(call.target.bucket)));
+    ListQuery query;
+    BASIN_ASSIGN_OR_RETURN(query.url, UrlEncodingParam(r));
+    BASIN_ASSIGN_OR_RETURN(query.list.max_keys, MaxKeysParam(r, "max-keys", kMaxListKeys));
+    query.list.prefix = std::string(r.QueryParam("prefix"));
+    query.list.delimiter = std::string(r.QueryParam("delimiter"));
+    return query;
+  }
+
   Result<HttpResponse> ListObjectsV1(Call& call) {
     const HttpRequest& r = call.request;
-    BASIN_RETURN_IF_ERROR(call.Authorize("s3:ListBucket", Arn(call.target.bucket)));
-    BASIN_ASSIGN_OR_RETURN(const bool url, UrlEncodingParam(r));
-    BASIN_ASSIGN_OR_RETURN(const int max_keys, MaxKeysParam(r, "max-keys", kMaxListKeys));
-    storage::ListRequest list;
-    list.prefix = std::string(r.QueryParam("prefix"));
-    list.delimiter = std::string(r.QueryParam("delimiter"));
-    list.max_keys = max_keys;
+    BASIN_ASSIGN_OR_RETURN(ListQuery query, ReadListQuery(call, "s3:ListBucket"));
+    const bool url = query.url;
+    const int max_keys = query.list.max_keys;
+    storage::ListRequest& list = query.list;
     const std::string marker(r.QueryParam("marker"));
     list.start_after = marker;  // a common prefix as marker skips its keys (the store's rule)
     BASIN_ASSIGN_OR_RETURN(auto result, store->ListObjects(call.target.bucket, list));
@@ -843,13 +857,10 @@ struct S3Api::Impl : std::enable_shared_from_this<S3Api::Impl> {
 
   Result<HttpResponse> ListObjectsV2(Call& call) {
     const HttpRequest& r = call.request;
-    BASIN_RETURN_IF_ERROR(call.Authorize("s3:ListBucket", Arn(call.target.bucket)));
-    BASIN_ASSIGN_OR_RETURN(const bool url, UrlEncodingParam(r));
-    BASIN_ASSIGN_OR_RETURN(const int max_keys, MaxKeysParam(r, "max-keys", kMaxListKeys));
-    storage::ListRequest list;
-    list.prefix = std::string(r.QueryParam("prefix"));
-    list.delimiter = std::string(r.QueryParam("delimiter"));
-    list.max_keys = max_keys;
+    BASIN_ASSIGN_OR_RETURN(ListQuery query, ReadListQuery(call, "s3:ListBucket"));
+    const bool url = query.url;
+    const int max_keys = query.list.max_keys;
+    storage::ListRequest& list = query.list;
     const std::string start_after(r.QueryParam("start-after"));
     const std::string token(r.QueryParam("continuation-token"));
     if (HasQuery(r, "continuation-token")) {
@@ -890,13 +901,10 @@ struct S3Api::Impl : std::enable_shared_from_this<S3Api::Impl> {
   // No bucket is versioned: every current object is its only version, with VersionId "null".
   Result<HttpResponse> ListObjectVersions(Call& call) {
     const HttpRequest& r = call.request;
-    BASIN_RETURN_IF_ERROR(call.Authorize("s3:ListBucketVersions", Arn(call.target.bucket)));
-    BASIN_ASSIGN_OR_RETURN(const bool url, UrlEncodingParam(r));
-    BASIN_ASSIGN_OR_RETURN(const int max_keys, MaxKeysParam(r, "max-keys", kMaxListKeys));
-    storage::ListRequest list;
-    list.prefix = std::string(r.QueryParam("prefix"));
-    list.delimiter = std::string(r.QueryParam("delimiter"));
-    list.max_keys = max_keys;
+    BASIN_ASSIGN_OR_RETURN(ListQuery query, ReadListQuery(call, "s3:ListBucketVersions"));
+    const bool url = query.url;
+    const int max_keys = query.list.max_keys;
+    storage::ListRequest& list = query.list;
     const std::string marker(r.QueryParam("key-marker"));
     list.start_after = marker;  // a common prefix as marker skips its keys (the store's rule)
     BASIN_ASSIGN_OR_RETURN(auto result, store->ListObjects(call.target.bucket, list));
