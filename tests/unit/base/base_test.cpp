@@ -78,6 +78,18 @@ TEST(JsonWriter, EscapesAndReplacesInvalidUtf8) {
   EXPECT_EQ(w.str(), "{\"a\\\"b\":\"x\\n\\u0001\xEF\xBF\xBD\",\"n\":-3,\"l\":[true,null,1.5]}");
 }
 
+TEST(JsonWriter, PlainRunsBetweenEscapesKeepEveryByte) {
+  std::string out;
+  AppendJsonString(out, "plain text\tthen \xC3\xA9t\xC3\xA9 and \\ end\"");
+  EXPECT_EQ(out, "\"plain text\\tthen \xC3\xA9t\xC3\xA9 and \\\\ end\\\"\"");
+  out.clear();
+  AppendJsonString(out, "");
+  EXPECT_EQ(out, "\"\"");
+  out.clear();
+  AppendJsonString(out, std::string(1000, 'x') + "\x7f\x1f");
+  EXPECT_EQ(out, "\"" + std::string(1000, 'x') + "\x7f\\u001f\"");
+}
+
 TEST(Gzip, RoundTripAndLimits) {
   std::string data(100000, 'a');
   auto gz = Gzip(data);
