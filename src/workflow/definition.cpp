@@ -1,11 +1,14 @@
 #include "workflow/definition.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <set>
+#include <string_view>
 
 #include "base/time_format.h"
 #include "workflow/intrinsics.h"
+#include "workflow/jsonata.h"
 
 namespace basin::workflow {
 
@@ -57,28 +60,159 @@ std::optional<int64_t> ParseAslTimestamp(std::string_view t) {
   return ParseIso8601(t);
 }
 
+bool IsValidVariableName(std::string_view name) {
+  if (name.empty() || name.size() > 80 || name == "states") return false;
+  if (name[0] >= '0' && name[0] <= '9') return false;
+  for (char c : name) {
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Result<DataPath> ParseDataPath(std::string_view text) {
+  DataPath out;
+  out.text = std::string(text);
+  bool variable =
+      text.size() >= 2 && text[0] == '$' &&
+      ((text[1] >= 'a' && text[1] <= 'z') || (text[1] >= 'A' && text[1] <= 'Z') || text[1] == '_');
+  if (!variable) {
+    BASIN_ASSIGN_OR_RETURN(out.path, JsonPath::Parse(text));
+    return out;
+  }
+  size_t end = 1;
+  while (end < text.size() && text[end] != '.' && text[end] != '[') ++end;
+  std::string name(text.substr(1, end - 1));
+  if (!IsValidVariableName(name)) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "invalid variable name '" + name + "' in path '" + out.text + "'");
+  }
+  BASIN_ASSIGN_OR_RETURN(out.path, JsonPath::Parse("$" + std::string(text.substr(end))));
+  out.variable = std::move(name);
+  return out;
+}
+
+std::string RewriteIntrinsicVariables(std::string_view text, bool* rewritten) {
+  std::string out;
+  char quote = 0;
+  bool changed = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quote != 0) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) {
+        out += text[++i];
+      } else if (c == quote) {
+        quote = 0;
+      }
+      continue;
+    }
+    if (c == '\'' || c == '"') quote = c;
+    bool starts_name =
+        i + 1 < text.size() && ((text[i + 1] >= 'a' && text[i + 1] <= 'z') ||
+                                (text[i + 1] >= 'A' && text[i + 1] <= 'Z') || text[i + 1] == '_');
+    bool after_dollar = i > 0 && text[i - 1] == '$';
+    if (c == '$' && starts_name && !after_dollar) {
+      out += std::string("$$.") + kIntrinsicVariablesKey + ".";
+      changed = true;
+      continue;
+    }
+    out += c;
+  }
+  if (rewritten != nullptr) *rewritten = changed;
+  return out;
+}
+
 namespace {
+
+// True when `text` may reach the context object: a JSONPath `$$`, or a JSONata `$states` used
+// other than as `$states.input`, `$states.result` or `$states.errorOutput`.
+bool TextMentionsContext(std::string_view text) {
+  if (text.find("$$") != std::string_view::npos) return true;
+  for (size_t at = text.find("$states"); at != std::string_view::npos;
+       at = text.find("$states", at + 1)) {
+    std::string_view rest = text.substr(at + 7);
+    bool plain_field = false;
+    for (std::string_view field : {".input", ".result", ".errorOutput"}) {
+      if (rest.starts_with(field) &&
+          (rest.size() == field.size() ||
+           !(std::isalnum(static_cast<unsigned char>(rest[field.size()])) ||
+             rest[field.size()] == '_'))) {
+        plain_field = true;
+      }
+    }
+    if (!plain_field) return true;
+  }
+  return false;
+}
+
+// Whether a state's JSON (keys and strings, nested machines excluded) may read the context.
+bool MentionsContext(const JsonValue& v, bool state_level) {
+  if (v.IsString()) return TextMentionsContext(v.AsString());
+  if (v.IsArray()) {
+    for (const JsonValue& item : v.items()) {
+      if (MentionsContext(item, false)) return true;
+    }
+    return false;
+  }
+  if (!v.IsObject()) return false;
+  for (size_t i = 0; i < v.keys().size(); ++i) {
+    const std::string& key = v.keys()[i];
+    if (state_level && (key == "ItemProcessor" || key == "Iterator" || key == "Branches")) continue;
+    if (TextMentionsContext(key) || MentionsContext(v.items()[i], false)) return true;
+  }
+  return false;
+}
+
+// Fields that belong to one query language only; the other rejects them.
+const std::set<std::string, std::less<>> kJsonPathOnlyFields = {
+    "InputPath",     "OutputPath", "ResultPath",         "Parameters",           "ResultSelector",
+    "Result",        "ItemsPath",  "TimeoutSecondsPath", "HeartbeatSecondsPath", "SecondsPath",
+    "TimestampPath", "ErrorPath",  "CausePath"};
+const std::set<std::string, std::less<>> kJsonataOnlyFields = {"Arguments", "Output", "Items"};
 
 const std::set<std::string, std::less<>>& AllowedFields(StateType type) {
   static const std::map<StateType, std::set<std::string, std::less<>>> kAllowed = {
       {StateType::kPass,
        {"Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters",
-        "Result", "QueryLanguage"}},
+        "Result", "QueryLanguage", "Output", "Assign"}},
       {StateType::kTask,
-       {"Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters",
-        "ResultSelector", "Resource", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds",
-        "HeartbeatSecondsPath", "Retry", "Catch", "Credentials", "QueryLanguage"}},
+       {"Type",
+        "Comment",
+        "Next",
+        "End",
+        "InputPath",
+        "OutputPath",
+        "ResultPath",
+        "Parameters",
+        "ResultSelector",
+        "Resource",
+        "TimeoutSeconds",
+        "TimeoutSecondsPath",
+        "HeartbeatSeconds",
+        "HeartbeatSecondsPath",
+        "Retry",
+        "Catch",
+        "Credentials",
+        "QueryLanguage",
+        "Arguments",
+        "Output",
+        "Assign"}},
       {StateType::kChoice,
-       {"Type", "Comment", "InputPath", "OutputPath", "Choices", "Default", "QueryLanguage"}},
+       {"Type", "Comment", "InputPath", "OutputPath", "Choices", "Default", "QueryLanguage",
+        "Output", "Assign"}},
       {StateType::kWait,
        {"Type", "Comment", "Next", "End", "InputPath", "OutputPath", "Seconds", "SecondsPath",
-        "Timestamp", "TimestampPath", "QueryLanguage"}},
-      {StateType::kSucceed, {"Type", "Comment", "InputPath", "OutputPath", "QueryLanguage"}},
+        "Timestamp", "TimestampPath", "QueryLanguage", "Output", "Assign"}},
+      {StateType::kSucceed,
+       {"Type", "Comment", "InputPath", "OutputPath", "QueryLanguage", "Output"}},
       {StateType::kFail,
        {"Type", "Comment", "Error", "Cause", "ErrorPath", "CausePath", "QueryLanguage"}},
       {StateType::kParallel,
        {"Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters",
-        "ResultSelector", "Branches", "Retry", "Catch", "QueryLanguage"}},
+        "ResultSelector", "Branches", "Retry", "Catch", "QueryLanguage", "Arguments", "Output",
+        "Assign"}},
       {StateType::kMap,
        {"Type",
         "Comment",
@@ -99,7 +233,13 @@ const std::set<std::string, std::less<>>& AllowedFields(StateType type) {
         "ToleratedFailurePercentage",
         "ToleratedFailureCount",
         "Label",
-        "QueryLanguage"}},
+        "QueryLanguage",
+        "Items",
+        "Output",
+        "Assign",
+        "ItemReader",
+        "ItemBatcher",
+        "ResultWriter"}},
   };
   return kAllowed.at(type);
 }
@@ -168,7 +308,14 @@ class Parser {
     static const std::set<std::string, std::less<>> kNested = {"StartAt", "States", "Comment",
                                                                "ProcessorConfig", "QueryLanguage"};
     CheckKnownFields(doc, pointer, top_level ? kTop : kNested);
-    if (const JsonValue* ql = doc.Find("QueryLanguage")) CheckQueryLanguage(*ql, pointer);
+    machine->query_language = current_ql_;
+    if (const JsonValue* ql = doc.Find("QueryLanguage")) {
+      if (auto lang = CheckQueryLanguage(*ql, pointer)) machine->query_language = *lang;
+    }
+    QueryLanguage outer_ql = current_ql_;
+    current_ql_ = machine->query_language;
+    std::vector<AssignedName>* outer_assigned = current_assigned_;
+    current_assigned_ = &assigned_[machine.get()];
     if (top_level) {
       if (const JsonValue* t = doc.Find("TimeoutSeconds")) {
         machine->timeout_seconds = PositiveInt(*t, pointer + "/TimeoutSeconds");
@@ -180,18 +327,17 @@ class Parser {
     const JsonValue* start = doc.Find("StartAt");
     if (start == nullptr) {
       Add(pointer + "/StartAt", "missing required field StartAt");
-    } else if (!start->IsString()) {
-      Add(pointer + "/StartAt", "must be a string");
+    } else if (!start->IsString() || start->AsString().empty()) {
+      Add(pointer + "/StartAt", "must be a state name");
     } else {
       machine->start_at = start->AsString();
     }
     const JsonValue* states = doc.Find("States");
-    if (states == nullptr) {
-      Add(pointer + "/States", "missing required field States");
-      return machine;
-    }
-    if (!states->IsObject() || states->keys().empty()) {
-      Add(pointer + "/States", "must be a non-empty object");
+    if (states == nullptr || !states->IsObject() || states->keys().empty()) {
+      Add(pointer + "/States",
+          states == nullptr ? "missing required field States" : "must be a non-empty object");
+      current_ql_ = outer_ql;
+      current_assigned_ = outer_assigned;
       return machine;
     }
     for (size_t i = 0; i < states->keys().size(); ++i) {
@@ -206,7 +352,29 @@ class Parser {
       Add(pointer + "/StartAt", "StartAt '" + machine->start_at + "' is not a state");
     }
     CheckTransitions(*machine, pointer);
+    current_ql_ = outer_ql;
+    current_assigned_ = outer_assigned;
     return machine;
+  }
+
+  // A Parallel branch or Map processor may read the variables of the machines around it but must
+  // not assign one of their names (its assignments end with it). Call after parsing.
+  void CheckNestedAssignments(const StateMachine& m, const std::set<std::string>& outer) {
+    for (const AssignedName& a : assigned_[&m]) {
+      if (outer.count(a.name)) {
+        Add(a.pointer, "variable '" + a.name +
+                           "' belongs to an enclosing scope; a Parallel branch or Map iteration "
+                           "cannot assign it");
+      }
+    }
+    std::set<std::string> inner = outer;
+    for (const AssignedName& a : assigned_[&m]) inner.insert(a.name);
+    for (const State& s : m.states) {
+      for (const auto& b : s.branches) {
+        if (b) CheckNestedAssignments(*b, inner);
+      }
+      if (s.processor) CheckNestedAssignments(*s.processor, inner);
+    }
   }
 
  private:
@@ -214,12 +382,72 @@ class Parser {
     errors_.push_back({std::move(pointer), std::move(message)});
   }
 
-  void CheckQueryLanguage(const JsonValue& v, const std::string& pointer) {
-    if (!v.IsString() || (v.AsString() != "JSONPath" && v.AsString() != "JSONata")) {
-      Add(pointer + "/QueryLanguage", "must be \"JSONPath\" or \"JSONata\"");
-    } else if (v.AsString() == "JSONata") {
-      Add(pointer + "/QueryLanguage", "JSONata is not supported yet");
+  std::optional<QueryLanguage> CheckQueryLanguage(const JsonValue& v, const std::string& pointer) {
+    if (v.IsString() && v.AsString() == "JSONPath") return QueryLanguage::kJsonPath;
+    if (v.IsString() && v.AsString() == "JSONata") return QueryLanguage::kJsonata;
+    Add(pointer + "/QueryLanguage", "must be \"JSONPath\" or \"JSONata\"");
+    return std::nullopt;
+  }
+
+  // A JSONPath Path field that may also name a variable ($name...).
+  std::optional<DataPath> VarPath(const JsonValue& v, const std::string& p, bool reference) {
+    if (!v.IsString()) {
+      Add(p, "must be a path string");
+      return std::nullopt;
     }
+    Result<DataPath> path = ParseDataPath(v.AsString());
+    if (!path.ok()) {
+      Add(p, path.status().message());
+      return std::nullopt;
+    }
+    if (reference && !path->is_definite()) {
+      Add(p, "must be a reference path (no *, .. or slices)");
+      return std::nullopt;
+    }
+    return std::move(path).value();
+  }
+
+  // Assign: an object of variable names. JSONPath keys may end in `.$` (then the value is a path
+  // or intrinsic); JSONata values may hold "{% %}" expressions.
+  void ParseAssign(const JsonValue* v, const std::string& p, QueryLanguage ql,
+                   std::optional<JsonValue>& out) {
+    if (v == nullptr) return;
+    if (!v->IsObject()) {
+      Add(p, "must be an object of variable names");
+      return;
+    }
+    for (const std::string& key : v->keys()) {
+      bool dynamic = ql == QueryLanguage::kJsonPath && key.size() > 2 && key.ends_with(".$");
+      std::string name = dynamic ? key.substr(0, key.size() - 2) : key;
+      std::string kp = p + "/" + Escape(key);
+      if (!IsValidVariableName(name)) {
+        Add(kp, "invalid variable name '" + name +
+                    "' (letters, digits and _, not starting with a digit, at most 80 characters, "
+                    "not 'states')");
+      } else if (current_assigned_ != nullptr) {
+        current_assigned_->push_back({name, kp});
+      }
+    }
+    if (ql == QueryLanguage::kJsonPath) {
+      ValidatePayloadTemplate(*v, p, errors_);
+    } else {
+      ValidateJsonataExpressions(*v, p, errors_);
+    }
+    out = *v;
+  }
+
+  // A JSONata field that holds any JSON with "{% %}" expressions inside (Arguments, Output, ...).
+  void JsonataField(const JsonValue& state, const char* field, const std::string& sp,
+                    std::optional<JsonValue>& out) {
+    const JsonValue* v = state.Find(field);
+    if (v == nullptr) return;
+    ValidateJsonataExpressions(*v, sp + "/" + field, errors_);
+    out = *v;
+  }
+
+  // A field that is either a literal (checked by `literal`) or, in JSONata, a "{% %}" string.
+  bool IsExpression(const JsonValue& v) {
+    return v.IsString() && IsJsonataTemplateString(v.AsString());
   }
 
   std::optional<int64_t> PositiveInt(const JsonValue& v, const std::string& p, int64_t min = 1) {
@@ -376,20 +604,29 @@ class Parser {
   }
 
   void ParseCatch(const JsonValue& v, const std::string& p, State& s) {
-    static const std::set<std::string, std::less<>> kFields = {"ErrorEquals", "Next", "ResultPath",
-                                                               "Comment"};
-    ForEachEntry(v, p, kFields, [&](const JsonValue& e, const std::string& ep, bool last) {
-      Catcher c;
-      c.error_equals = ErrorEquals(e, ep, last);
-      const JsonValue* next = e.Find("Next");
-      if (next == nullptr || !next->IsString()) {
-        Add(ep + "/Next", "missing required field Next");
-      } else {
-        c.next = next->AsString();
-      }
-      c.result_path = NullablePath(e, "ResultPath", ep, true, false);
-      s.catchers.push_back(std::move(c));
-    });
+    static const std::set<std::string, std::less<>> kJsonPathFields = {
+        "ErrorEquals", "Next", "ResultPath", "Assign", "Comment"};
+    static const std::set<std::string, std::less<>> kJsonataFields = {
+        "ErrorEquals", "Next", "Output", "Assign", "Comment"};
+    bool jsonata = s.query_language == QueryLanguage::kJsonata;
+    ForEachEntry(v, p, jsonata ? kJsonataFields : kJsonPathFields,
+                 [&](const JsonValue& e, const std::string& ep, bool last) {
+                   Catcher c;
+                   c.error_equals = ErrorEquals(e, ep, last);
+                   const JsonValue* next = e.Find("Next");
+                   if (next == nullptr || !next->IsString()) {
+                     Add(ep + "/Next", "missing required field Next");
+                   } else {
+                     c.next = next->AsString();
+                   }
+                   if (jsonata) {
+                     JsonataField(e, "Output", ep, c.output);
+                   } else {
+                     c.result_path = NullablePath(e, "ResultPath", ep, true, false);
+                   }
+                   ParseAssign(e.Find("Assign"), ep + "/Assign", s.query_language, c.assign);
+                   s.catchers.push_back(std::move(c));
+                 });
   }
 
   void CheckOperand(const std::string& op, const JsonValue& v, const std::string& p) {
@@ -407,7 +644,7 @@ class Parser {
     }
   }
 
-  ChoiceRule ParseRule(const JsonValue& v, const std::string& p, bool top) {
+  ChoiceRule ParseRule(const JsonValue& v, const std::string& p, bool top, QueryLanguage ql) {
     ChoiceRule rule;
     if (!v.IsObject()) {
       Add(p, "a Choice rule must be an object");
@@ -423,13 +660,48 @@ class Parser {
     } else if (next != nullptr) {
       Add(p + "/Next", "nested Choice rules must not have Next");
     }
+    if (!top) {
+      for (const char* f : {"Assign", "Output"}) {
+        if (v.Has(f)) Add(p + "/" + f, std::string("nested Choice rules must not have ") + f);
+      }
+    } else {
+      ParseAssign(v.Find("Assign"), p + "/Assign", ql, rule.assign);
+    }
+    if (ql == QueryLanguage::kJsonata) {
+      rule.kind = ChoiceRule::Kind::kCondition;
+      for (const std::string& key : v.keys()) {
+        if (key == "Next" || key == "Condition" || key == "Comment" || key == "Assign" ||
+            key == "Output") {
+          continue;
+        }
+        Add(p + "/" + Escape(key),
+            key == "Variable" || key == "And" || key == "Or" || key == "Not" || IsCompareOp(key)
+                ? "a JSONPath Choice field; JSONata rules use Condition"
+                : "unknown Choice rule field");
+      }
+      if (top) JsonataField(v, "Output", p, rule.output);
+      const JsonValue* cond = v.Find("Condition");
+      if (cond == nullptr) {
+        Add(p + "/Condition", "a JSONata Choice rule needs Condition");
+      } else if (!cond->IsBool() && !IsExpression(*cond)) {
+        Add(p + "/Condition", "must be true, false or a {% %} expression");
+      } else {
+        ValidateJsonataExpressions(*cond, p + "/Condition", errors_);
+        rule.condition = *cond;
+      }
+      return rule;
+    }
     std::vector<std::string> ops;
     for (const std::string& key : v.keys()) {
-      if (key == "Next" || key == "Variable" || key == "Comment") continue;
+      if (key == "Next" || key == "Variable" || key == "Comment" || key == "Assign") continue;
       if (key == "And" || key == "Or" || key == "Not" || IsCompareOp(key)) {
         ops.push_back(key);
       } else {
-        Add(p + "/" + Escape(key), "unknown Choice rule field");
+        Add(p + "/" + Escape(key), key == "Condition" || key == "Output"
+                                       ? key +
+                                             " is a JSONata field; not allowed in a JSONPath "
+                                             "Choice rule"
+                                       : "unknown Choice rule field");
       }
     }
     if (ops.size() != 1) {
@@ -447,14 +719,14 @@ class Parser {
         return rule;
       }
       for (size_t i = 0; i < arg.size(); ++i) {
-        rule.children.push_back(ParseRule(arg.items()[i], ap + "/" + std::to_string(i), false));
+        rule.children.push_back(ParseRule(arg.items()[i], ap + "/" + std::to_string(i), false, ql));
       }
       return rule;
     }
     if (op == "Not") {
       rule.kind = ChoiceRule::Kind::kNot;
       if (v.Has("Variable")) Add(p + "/Variable", "Not rules take no Variable");
-      rule.children.push_back(ParseRule(arg, ap, false));
+      rule.children.push_back(ParseRule(arg, ap, false, ql));
       return rule;
     }
     rule.kind = ChoiceRule::Kind::kCompare;
@@ -463,10 +735,10 @@ class Parser {
     if (var == nullptr) {
       Add(p + "/Variable", "a comparison needs Variable");
     } else {
-      rule.variable = Path(*var, p + "/Variable", false, true);
+      rule.variable = VarPath(*var, p + "/Variable", false);
     }
     if (std::string_view(op).ends_with("Path")) {
-      rule.operand_path = Path(arg, ap, false, true);
+      rule.operand_path = VarPath(arg, ap, false);
     } else {
       CheckOperand(op, arg, ap);
       rule.operand = arg;
@@ -500,6 +772,8 @@ class Parser {
   State ParseState(const std::string& name, const JsonValue& v, const std::string& sp) {
     State s;
     s.name = name;
+    s.query_language = current_ql_;
+    s.reads_context = MentionsContext(v, /*state_level=*/true);
     if (!v.IsObject()) {
       Add(sp, "a state must be an object");
       s.type = StateType::kSucceed;  // inert placeholder so later checks stay quiet
@@ -523,66 +797,49 @@ class Parser {
       return s;
     }
     s.type = it->second;
+    if (const JsonValue* ql = v.Find("QueryLanguage")) {
+      if (auto lang = CheckQueryLanguage(*ql, sp)) s.query_language = *lang;
+    }
+    const bool jsonata = s.query_language == QueryLanguage::kJsonata;
     const auto& allowed = AllowedFields(s.type);
     for (const std::string& key : v.keys()) {
       if (!allowed.count(key)) {
         Add(sp + "/" + Escape(key),
             "field not allowed in a " + std::string(StateTypeName(s.type)) + " state");
+      } else if (jsonata && kJsonPathOnlyFields.count(key)) {
+        Add(sp + "/" + Escape(key), key + " is a JSONPath field; not allowed in a JSONata state");
+      } else if (!jsonata && kJsonataOnlyFields.count(key)) {
+        Add(sp + "/" + Escape(key), key + " is a JSONata field; not allowed in a JSONPath state");
       }
     }
-    if (const JsonValue* ql = v.Find("QueryLanguage")) CheckQueryLanguage(*ql, sp);
     bool flows =
         s.type != StateType::kChoice && s.type != StateType::kSucceed && s.type != StateType::kFail;
     if (flows) NextOrEnd(v, sp, s);
-    s.input_path = NullablePath(v, "InputPath", sp, false, true);
-    s.output_path = NullablePath(v, "OutputPath", sp, false, true);
-    s.result_path = NullablePath(v, "ResultPath", sp, true, false);
-    if (s.type != StateType::kMap) Template(v, "Parameters", sp, s.parameters);
-    Template(v, "ResultSelector", sp, s.result_selector);
-    if (const JsonValue* r = v.Find("Result")) s.result = *r;
+    if (!jsonata) {
+      s.input_path = NullablePath(v, "InputPath", sp, false, true);
+      s.output_path = NullablePath(v, "OutputPath", sp, false, true);
+      s.result_path = NullablePath(v, "ResultPath", sp, true, false);
+      if (s.type != StateType::kMap) Template(v, "Parameters", sp, s.parameters);
+      Template(v, "ResultSelector", sp, s.result_selector);
+      if (const JsonValue* r = v.Find("Result")) s.result = *r;
+    } else {
+      JsonataField(v, "Arguments", sp, s.arguments);
+      JsonataField(v, "Output", sp, s.output);
+    }
+    ParseAssign(v.Find("Assign"), sp + "/Assign", s.query_language, s.assign);
     if (const JsonValue* r = v.Find("Retry")) ParseRetry(*r, sp + "/Retry", s);
     if (const JsonValue* c = v.Find("Catch")) ParseCatch(*c, sp + "/Catch", s);
 
     switch (s.type) {
-      case StateType::kTask: {
-        const JsonValue* res = v.Find("Resource");
-        if (res == nullptr || !res->IsString() || res->AsString().empty()) {
-          Add(sp + "/Resource", "missing required field Resource (a URI)");
-        } else {
-          s.resource = res->AsString();
-        }
-        if (v.Has("TimeoutSeconds") && v.Has("TimeoutSecondsPath")) {
-          Add(sp, "TimeoutSeconds and TimeoutSecondsPath are mutually exclusive");
-        }
-        if (v.Has("HeartbeatSeconds") && v.Has("HeartbeatSecondsPath")) {
-          Add(sp, "HeartbeatSeconds and HeartbeatSecondsPath are mutually exclusive");
-        }
-        if (const JsonValue* t = v.Find("TimeoutSeconds")) {
-          s.timeout_seconds = PositiveInt(*t, sp + "/TimeoutSeconds");
-        }
-        if (const JsonValue* t = v.Find("HeartbeatSeconds")) {
-          s.heartbeat_seconds = PositiveInt(*t, sp + "/HeartbeatSeconds");
-        }
-        if (s.timeout_seconds && s.heartbeat_seconds &&
-            *s.heartbeat_seconds >= *s.timeout_seconds) {
-          Add(sp + "/HeartbeatSeconds", "must be smaller than TimeoutSeconds");
-        }
-        if (const JsonValue* t = v.Find("TimeoutSecondsPath")) {
-          s.timeout_seconds_path = Path(*t, sp + "/TimeoutSecondsPath", true, true);
-        }
-        if (const JsonValue* t = v.Find("HeartbeatSecondsPath")) {
-          s.heartbeat_seconds_path = Path(*t, sp + "/HeartbeatSecondsPath", true, true);
-        }
-        break;
-      }
+      case StateType::kTask: ParseTask(v, sp, s); break;
       case StateType::kChoice: {
         const JsonValue* choices = v.Find("Choices");
         if (choices == nullptr || !choices->IsArray() || choices->size() == 0) {
           Add(sp + "/Choices", "must be a non-empty array");
         } else {
           for (size_t i = 0; i < choices->size(); ++i) {
-            s.choices.push_back(
-                ParseRule(choices->items()[i], sp + "/Choices/" + std::to_string(i), true));
+            s.choices.push_back(ParseRule(choices->items()[i], sp + "/Choices/" + std::to_string(i),
+                                          true, s.query_language));
           }
         }
         if (const JsonValue* d = v.Find("Default")) {
@@ -594,32 +851,7 @@ class Parser {
         }
         break;
       }
-      case StateType::kWait: {
-        int count = 0;
-        for (const char* f : {"Seconds", "SecondsPath", "Timestamp", "TimestampPath"}) {
-          count += v.Has(f) ? 1 : 0;
-        }
-        if (count != 1) {
-          Add(sp,
-              "a Wait state needs exactly one of Seconds, SecondsPath, Timestamp, "
-              "TimestampPath");
-        }
-        if (const JsonValue* x = v.Find("Seconds")) {
-          s.seconds = PositiveInt(*x, sp + "/Seconds", 0);
-        }
-        if (const JsonValue* x = v.Find("Timestamp")) {
-          if (!x->IsString() || !(s.timestamp_micros = ParseAslTimestamp(x->AsString()))) {
-            Add(sp + "/Timestamp", "must be an RFC 3339 timestamp");
-          }
-        }
-        if (const JsonValue* x = v.Find("SecondsPath")) {
-          s.seconds_path = Path(*x, sp + "/SecondsPath", true, true);
-        }
-        if (const JsonValue* x = v.Find("TimestampPath")) {
-          s.timestamp_path = Path(*x, sp + "/TimestampPath", true, true);
-        }
-        break;
-      }
+      case StateType::kWait: ParseWait(v, sp, s); break;
       case StateType::kFail: {
         auto text = [&](const char* field, std::optional<std::string>& out, bool dynamic) {
           const JsonValue* x = v.Find(field);
@@ -631,11 +863,14 @@ class Parser {
           }
           if (dynamic) {
             if (IntrinsicCall::Looks(x->AsString())) {
-              Result<IntrinsicCall> call = IntrinsicCall::Parse(x->AsString());
+              Result<IntrinsicCall> call =
+                  IntrinsicCall::Parse(RewriteIntrinsicVariables(x->AsString()));
               if (!call.ok()) Add(p, call.status().message());
             } else {
-              Path(*x, p, false, true);
+              VarPath(*x, p, false);
             }
+          } else if (jsonata) {
+            ValidateJsonataExpressions(*x, p, errors_);
           }
           out = x->AsString();
         };
@@ -643,8 +878,10 @@ class Parser {
         if (v.Has("Cause") && v.Has("CausePath")) Add(sp, "Cause and CausePath are exclusive");
         text("Error", s.error, false);
         text("Cause", s.cause, false);
-        text("ErrorPath", s.error_path, true);
-        text("CausePath", s.cause_path, true);
+        if (!jsonata) {
+          text("ErrorPath", s.error_path, true);
+          text("CausePath", s.cause_path, true);
+        }
         break;
       }
       case StateType::kParallel: {
@@ -658,53 +895,266 @@ class Parser {
         }
         break;
       }
-      case StateType::kMap: {
-        const JsonValue* proc = v.Find("ItemProcessor");
-        std::string pp = sp + "/ItemProcessor";
-        if (proc == nullptr) {
-          proc = v.Find("Iterator");
-          pp = sp + "/Iterator";
-        }
-        if (v.Has("ItemProcessor") && v.Has("Iterator")) {
-          Add(sp, "ItemProcessor and Iterator are mutually exclusive");
-        }
-        if (proc == nullptr) {
-          Add(sp + "/ItemProcessor", "missing required field ItemProcessor");
-        } else {
-          if (const JsonValue* cfg = proc->Find("ProcessorConfig")) {
-            const JsonValue* mode = cfg->Find("Mode");
-            if (mode != nullptr && !(mode->IsString() && mode->AsString() == "INLINE")) {
-              Add(pp + "/ProcessorConfig/Mode", "only INLINE Map is supported");
-            }
-          }
-          s.processor = Nested(*proc, pp);
-        }
-        if (v.Has("Parameters") && v.Has("ItemSelector")) {
-          Add(sp, "Parameters and ItemSelector are mutually exclusive");
-        }
-        // Parameters is the deprecated name of ItemSelector on Map.
-        Template(v, v.Has("ItemSelector") ? "ItemSelector" : "Parameters", sp, s.item_selector);
-        if (const JsonValue* x = v.Find("ItemsPath")) {
-          s.items_path = Path(*x, sp + "/ItemsPath", true, true);
-        }
-        if (const JsonValue* x = v.Find("MaxConcurrency")) {
-          if (auto n = PositiveInt(*x, sp + "/MaxConcurrency", 0)) s.max_concurrency = *n;
-        }
-        if (const JsonValue* x = v.Find("ToleratedFailurePercentage")) {
-          if (!x->IsNumber() || x->AsDouble() < 0 || x->AsDouble() > 100) {
-            Add(sp + "/ToleratedFailurePercentage", "must be a number from 0 to 100");
-          } else {
-            s.tolerated_failure_percentage = x->AsDouble();
-          }
-        }
-        if (const JsonValue* x = v.Find("ToleratedFailureCount")) {
-          s.tolerated_failure_count = PositiveInt(*x, sp + "/ToleratedFailureCount", 0);
-        }
-        break;
-      }
+      case StateType::kMap: ParseMap(v, sp, s); break;
       default: break;
     }
     return s;
+  }
+
+  // TimeoutSeconds / HeartbeatSeconds: a positive integer or, in JSONata, an expression.
+  void Seconds(const JsonValue& v, const char* field, const std::string& sp, State& s,
+               std::optional<int64_t>& literal, std::optional<JsonValue>& expr) {
+    const JsonValue* t = v.Find(field);
+    if (t == nullptr) return;
+    if (s.query_language == QueryLanguage::kJsonata && IsExpression(*t)) {
+      ValidateJsonataExpressions(*t, sp + "/" + field, errors_);
+      expr = *t;
+      return;
+    }
+    literal = PositiveInt(*t, sp + "/" + field);
+  }
+
+  void ParseTask(const JsonValue& v, const std::string& sp, State& s) {
+    const JsonValue* res = v.Find("Resource");
+    if (res == nullptr || !res->IsString() || res->AsString().empty()) {
+      Add(sp + "/Resource", "missing required field Resource (a URI)");
+    } else {
+      s.resource = res->AsString();
+    }
+    if (v.Has("TimeoutSeconds") && v.Has("TimeoutSecondsPath")) {
+      Add(sp, "TimeoutSeconds and TimeoutSecondsPath are mutually exclusive");
+    }
+    if (v.Has("HeartbeatSeconds") && v.Has("HeartbeatSecondsPath")) {
+      Add(sp, "HeartbeatSeconds and HeartbeatSecondsPath are mutually exclusive");
+    }
+    Seconds(v, "TimeoutSeconds", sp, s, s.timeout_seconds, s.timeout_seconds_expr);
+    Seconds(v, "HeartbeatSeconds", sp, s, s.heartbeat_seconds, s.heartbeat_seconds_expr);
+    if (s.timeout_seconds && s.heartbeat_seconds && *s.heartbeat_seconds >= *s.timeout_seconds) {
+      Add(sp + "/HeartbeatSeconds", "must be smaller than TimeoutSeconds");
+    }
+    if (s.query_language == QueryLanguage::kJsonata) return;
+    if (const JsonValue* t = v.Find("TimeoutSecondsPath")) {
+      s.timeout_seconds_path = VarPath(*t, sp + "/TimeoutSecondsPath", true);
+    }
+    if (const JsonValue* t = v.Find("HeartbeatSecondsPath")) {
+      s.heartbeat_seconds_path = VarPath(*t, sp + "/HeartbeatSecondsPath", true);
+    }
+  }
+
+  void ParseWait(const JsonValue& v, const std::string& sp, State& s) {
+    int count = 0;
+    for (const char* f : {"Seconds", "SecondsPath", "Timestamp", "TimestampPath"}) {
+      count += v.Has(f) ? 1 : 0;
+    }
+    if (count != 1) {
+      Add(sp, s.query_language == QueryLanguage::kJsonata
+                  ? "a Wait state needs exactly one of Seconds, Timestamp"
+                  : "a Wait state needs exactly one of Seconds, SecondsPath, Timestamp, "
+                    "TimestampPath");
+    }
+    bool jsonata = s.query_language == QueryLanguage::kJsonata;
+    if (const JsonValue* x = v.Find("Seconds")) {
+      if (jsonata && IsExpression(*x)) {
+        ValidateJsonataExpressions(*x, sp + "/Seconds", errors_);
+        s.seconds_expr = *x;
+      } else {
+        s.seconds = PositiveInt(*x, sp + "/Seconds", 0);
+      }
+    }
+    if (const JsonValue* x = v.Find("Timestamp")) {
+      if (jsonata && IsExpression(*x)) {
+        ValidateJsonataExpressions(*x, sp + "/Timestamp", errors_);
+        s.timestamp_expr = *x;
+      } else if (!x->IsString() || !(s.timestamp_micros = ParseAslTimestamp(x->AsString()))) {
+        Add(sp + "/Timestamp", "must be an RFC 3339 timestamp");
+      }
+    }
+    if (jsonata) return;
+    if (const JsonValue* x = v.Find("SecondsPath")) {
+      s.seconds_path = VarPath(*x, sp + "/SecondsPath", true);
+    }
+    if (const JsonValue* x = v.Find("TimestampPath")) {
+      s.timestamp_path = VarPath(*x, sp + "/TimestampPath", true);
+    }
+  }
+
+  void ParseMap(const JsonValue& v, const std::string& sp, State& s) {
+    const bool jsonata = s.query_language == QueryLanguage::kJsonata;
+    const JsonValue* proc = v.Find("ItemProcessor");
+    std::string pp = sp + "/ItemProcessor";
+    if (proc == nullptr) {
+      proc = v.Find("Iterator");
+      pp = sp + "/Iterator";
+    }
+    if (v.Has("ItemProcessor") && v.Has("Iterator")) {
+      Add(sp, "ItemProcessor and Iterator are mutually exclusive");
+    }
+    if (proc == nullptr) {
+      Add(sp + "/ItemProcessor", "missing required field ItemProcessor");
+    } else {
+      if (const JsonValue* cfg = proc->Find("ProcessorConfig")) {
+        const JsonValue* mode = cfg->Find("Mode");
+        // DISTRIBUTED runs like INLINE here (iterations in this execution, no child executions).
+        if (mode != nullptr && !(mode->IsString() && (mode->AsString() == "INLINE" ||
+                                                      mode->AsString() == "DISTRIBUTED"))) {
+          Add(pp + "/ProcessorConfig/Mode", "must be \"INLINE\" or \"DISTRIBUTED\"");
+        }
+        const JsonValue* et = cfg->Find("ExecutionType");
+        if (et != nullptr &&
+            !(et->IsString() && (et->AsString() == "STANDARD" || et->AsString() == "EXPRESS"))) {
+          Add(pp + "/ProcessorConfig/ExecutionType", "must be \"STANDARD\" or \"EXPRESS\"");
+        }
+      }
+      s.processor = Nested(*proc, pp);
+    }
+    for (const char* unsupported : {"ItemBatcher", "ResultWriter"}) {
+      if (v.Has(unsupported)) {
+        Add(sp + "/" + unsupported, std::string(unsupported) + " is not supported by Basin");
+      }
+    }
+    if (jsonata) {
+      JsonataField(v, "ItemSelector", sp, s.item_selector);
+      if (const JsonValue* items = v.Find("Items")) {
+        if (!items->IsArray() && !IsExpression(*items)) {
+          Add(sp + "/Items", "must be an array or a {% %} expression");
+        } else {
+          ValidateJsonataExpressions(*items, sp + "/Items", errors_);
+          s.items = *items;
+        }
+      }
+    } else {
+      if (v.Has("Parameters") && v.Has("ItemSelector")) {
+        Add(sp, "Parameters and ItemSelector are mutually exclusive");
+      }
+      // Parameters is the deprecated name of ItemSelector on Map.
+      Template(v, v.Has("ItemSelector") ? "ItemSelector" : "Parameters", sp, s.item_selector);
+      if (const JsonValue* x = v.Find("ItemsPath")) {
+        s.items_path = VarPath(*x, sp + "/ItemsPath", true);
+      }
+    }
+    if (const JsonValue* reader = v.Find("ItemReader")) {
+      if (v.Has("ItemsPath") || v.Has("Items")) {
+        Add(sp + "/ItemReader", "ItemReader and ItemsPath/Items are mutually exclusive");
+      }
+      ParseItemReader(*reader, sp + "/ItemReader", s);
+    }
+    if (const JsonValue* x = v.Find("MaxConcurrency")) {
+      if (jsonata && IsExpression(*x)) {
+        ValidateJsonataExpressions(*x, sp + "/MaxConcurrency", errors_);  // runs sequentially
+      } else if (auto n = PositiveInt(*x, sp + "/MaxConcurrency", 0)) {
+        s.max_concurrency = *n;
+      }
+    }
+    if (const JsonValue* x = v.Find("ToleratedFailurePercentage");
+        x != nullptr && jsonata && IsExpression(*x)) {
+      ValidateJsonataExpressions(*x, sp + "/ToleratedFailurePercentage", errors_);
+      s.tolerated_failure_percentage_expr = *x;
+    } else if (x != nullptr) {
+      if (!x->IsNumber() || x->AsDouble() < 0 || x->AsDouble() > 100) {
+        Add(sp + "/ToleratedFailurePercentage", "must be a number from 0 to 100");
+      } else {
+        s.tolerated_failure_percentage = x->AsDouble();
+      }
+    }
+    if (const JsonValue* x = v.Find("ToleratedFailureCount")) {
+      if (jsonata && IsExpression(*x)) {
+        ValidateJsonataExpressions(*x, sp + "/ToleratedFailureCount", errors_);
+        s.tolerated_failure_count_expr = *x;
+      } else {
+        s.tolerated_failure_count = PositiveInt(*x, sp + "/ToleratedFailureCount", 0);
+      }
+    }
+  }
+
+  void ParseItemReader(const JsonValue& v, const std::string& p, State& s) {
+    const bool jsonata = s.query_language == QueryLanguage::kJsonata;
+    if (!v.IsObject()) {
+      Add(p, "must be an object");
+      return;
+    }
+    static const std::set<std::string, std::less<>> kFields = {"Resource", "Parameters",
+                                                               "Arguments", "ReaderConfig"};
+    CheckKnownFields(v, p, kFields);
+    ItemReader reader;
+    const JsonValue* res = v.Find("Resource");
+    if (res == nullptr || !res->IsString() || res->AsString().empty()) {
+      Add(p + "/Resource", "missing required field Resource (a URI)");
+    } else {
+      reader.resource = res->AsString();
+    }
+    if (jsonata) {
+      if (v.Has("Parameters")) {
+        Add(p + "/Parameters", "Parameters is a JSONPath field; use Arguments in a JSONata state");
+      }
+      if (const JsonValue* a = v.Find("Arguments")) {
+        ValidateJsonataExpressions(*a, p + "/Arguments", errors_);
+        reader.parameters = *a;
+      }
+    } else {
+      if (v.Has("Arguments")) {
+        Add(p + "/Arguments", "Arguments is a JSONata field; use Parameters in a JSONPath state");
+      }
+      if (const JsonValue* a = v.Find("Parameters")) {
+        ValidatePayloadTemplate(*a, p + "/Parameters", errors_);
+        reader.parameters = *a;
+      }
+    }
+    if (const JsonValue* cfg = v.Find("ReaderConfig")) {
+      std::string cp = p + "/ReaderConfig";
+      if (!cfg->IsObject()) {
+        Add(cp, "must be an object");
+      } else {
+        ParseReaderConfig(*cfg, cp, jsonata, reader);
+      }
+    }
+    s.item_reader = std::move(reader);
+  }
+
+  void ParseReaderConfig(const JsonValue& cfg, const std::string& cp, bool jsonata,
+                         ItemReader& reader) {
+    auto one_of = [&](const char* field, std::initializer_list<const char*> values) {
+      const JsonValue* x = cfg.Find(field);
+      if (x == nullptr) return;
+      bool ok = false;
+      for (const char* value : values) ok = ok || (x->IsString() && x->AsString() == value);
+      if (!ok) Add(cp + "/" + field, "unsupported value");
+    };
+    one_of("InputType", {"CSV", "JSON", "JSONL", "PARQUET", "MANIFEST"});
+    one_of("CSVHeaderLocation", {"FIRST_ROW", "GIVEN"});
+    if (const JsonValue* h = cfg.Find("CSVHeaders")) {
+      bool ok = h->IsArray();
+      for (size_t i = 0; ok && i < h->size(); ++i) ok = h->items()[i].IsString();
+      if (!ok) Add(cp + "/CSVHeaders", "must be an array of strings");
+    }
+    if (const JsonValue* loc = cfg.Find("CSVHeaderLocation");
+        loc != nullptr && loc->IsString() && loc->AsString() == "GIVEN" && !cfg.Has("CSVHeaders")) {
+      Add(cp + "/CSVHeaders", "CSVHeaderLocation GIVEN needs CSVHeaders");
+    }
+    if (cfg.Has("MaxItems") && cfg.Has("MaxItemsPath")) {
+      Add(cp, "MaxItems and MaxItemsPath are mutually exclusive");
+    }
+    for (size_t i = 0; i < cfg.keys().size(); ++i) {
+      const std::string& key = cfg.keys()[i];
+      const JsonValue& x = cfg.items()[i];
+      if (key == "MaxItems") {
+        if (jsonata && IsExpression(x)) {
+          ValidateJsonataExpressions(x, cp + "/MaxItems", errors_);
+          reader.max_items = x;
+        } else if (!x.IsIntegral() || x.AsInt() < 0 || x.AsInt() > 100'000'000) {
+          Add(cp + "/MaxItems", "must be an integer from 0 to 100000000");
+        } else {
+          reader.max_items = x;
+        }
+      } else if (key == "MaxItemsPath") {
+        if (jsonata) {
+          Add(cp + "/MaxItemsPath", "MaxItemsPath is a JSONPath field; not allowed in JSONata");
+        } else {
+          reader.max_items_path = VarPath(x, cp + "/MaxItemsPath", true);
+        }
+      } else {
+        reader.reader_config.Set(key, x);
+      }
+    }
   }
 
   std::shared_ptr<StateMachine> Nested(const JsonValue& v, const std::string& p) {
@@ -779,8 +1229,16 @@ class Parser {
     }
   }
 
+  struct AssignedName {
+    std::string name;
+    std::string pointer;
+  };
+
   std::vector<ValidationError>& errors_;
   std::set<std::string> all_names_;
+  QueryLanguage current_ql_ = QueryLanguage::kJsonPath;
+  std::map<const StateMachine*, std::vector<AssignedName>> assigned_;
+  std::vector<AssignedName>* current_assigned_ = nullptr;
 };
 
 }  // namespace
@@ -814,11 +1272,29 @@ void ValidatePayloadTemplate(const JsonValue& tpl, const std::string& pointer,
     }
     const std::string& text = value.AsString();
     if (IntrinsicCall::Looks(text)) {
-      Result<IntrinsicCall> call = IntrinsicCall::Parse(text);
+      Result<IntrinsicCall> call = IntrinsicCall::Parse(RewriteIntrinsicVariables(text));
       if (!call.ok()) errors.push_back({p, call.status().message()});
     } else {
-      Result<JsonPath> path = JsonPath::Parse(text);
+      Result<DataPath> path = ParseDataPath(text);
       if (!path.ok()) errors.push_back({p, path.status().message()});
+    }
+  }
+}
+
+void ValidateJsonataExpressions(const JsonValue& value, const std::string& pointer,
+                                std::vector<ValidationError>& errors) {
+  if (value.IsString() && IsJsonataTemplateString(value.AsString())) {
+    const std::string& text = value.AsString();
+    Result<std::shared_ptr<const JsonataExpression>> parsed =
+        ParseJsonata(std::string_view(text).substr(2, text.size() - 4));
+    if (!parsed.ok()) errors.push_back({pointer, parsed.status().message()});
+  } else if (value.IsArray()) {
+    for (size_t i = 0; i < value.size(); ++i) {
+      ValidateJsonataExpressions(value.items()[i], pointer + "/" + std::to_string(i), errors);
+    }
+  } else if (value.IsObject()) {
+    for (size_t i = 0; i < value.keys().size(); ++i) {
+      ValidateJsonataExpressions(value.items()[i], pointer + "/" + Escape(value.keys()[i]), errors);
     }
   }
 }
@@ -827,6 +1303,7 @@ ParsedDefinition ParseDefinition(const JsonValue& document) {
   ParsedDefinition out;
   Parser parser(out.errors);
   out.machine = parser.ParseMachine(document, "", true);
+  parser.CheckNestedAssignments(*out.machine, {});
   return out;
 }
 

@@ -22,6 +22,11 @@ struct TaskRequest {
   int64_t attempt = 0;  // 0 for the first try, then 1, 2, ... for retries
   std::optional<int64_t> timeout_seconds;
   std::optional<int64_t> heartbeat_seconds;
+  // Set when the call reads the items of a Map's ItemReader rather than running a Task: the
+  // runner answers a JSON array of items. `resource` is the ItemReader's Resource, `input` its
+  // evaluated Parameters/Arguments and `reader_config` its ReaderConfig ({} when absent).
+  bool item_reader = false;
+  JsonValue reader_config;
 };
 
 // Runs Task states. Implementations: Basin task resources (later), fakes in tests. A failure is a
@@ -72,7 +77,33 @@ struct HistoryEvent {
   JsonValue ToJson() const;
 };
 
-enum class ExecutionStatus { kSucceeded, kFailed, kTimedOut };
+enum class ExecutionStatus { kSucceeded, kFailed, kTimedOut, kAborted };
+
+// Where a top-level execution stands between two of its states: enough to resume it after a
+// restart. Emitted after each top-level state exits (nested Parallel/Map states do not
+// checkpoint: a resume re-runs the whole top-level state that was in flight).
+struct Checkpoint {
+  std::string next_state;                     // the top-level state to enter next
+  JsonValue input;                            // that state's input
+  JsonValue variables = JsonValue::Object();  // top-level Assign variables (JSONata/JSONPath)
+  int64_t transitions = 0;                    // state entries so far (max_state_transitions)
+  int64_t next_event_id = 1;                  // the id the next history event gets
+};
+
+// Watches one execution as it runs. Called on the interpreter's thread.
+class ExecutionObserver {
+ public:
+  virtual ~ExecutionObserver() = default;
+  // Every history event, in order, as soon as it is emitted.
+  virtual void OnEvent(const HistoryEvent& event) = 0;
+  // After each top-level state exits and before the next one is entered.
+  virtual void OnCheckpoint(const Checkpoint& checkpoint) = 0;
+  // Polled before each state, after each task and after each sleep. A value ends the execution
+  // as kAborted with an ExecutionAborted event carrying that error and cause (either may be
+  // empty, as StopExecution allows). A Sleeper that should be interruptible must return early
+  // when a stop is requested.
+  virtual std::optional<StateError> StopRequested() = 0;
+};
 
 // The end of one execution: output for kSucceeded, error and cause otherwise.
 struct ExecutionResult {
@@ -95,16 +126,29 @@ struct InterpreterOptions {
   std::string execution_name = "execution";
   std::string state_machine_name = "StateMachine";
   std::string role_arn = "arn:aws:iam::000000000000:role/basin-workflow";
+  // Ids in the context object ($$.Execution.Id, $$.StateMachine.Id); derived from the names and
+  // account 000000000000 / us-east-1 when empty.
+  std::string execution_arn;
+  std::string state_machine_arn;
+  ExecutionObserver* observer = nullptr;  // optional
 };
 
-// Runs a parsed JSONPath state machine to completion on the calling thread. Map iterations and
-// Parallel branches run one after another (sequential execution is a valid schedule for both).
-// Holds no state between Execute calls except the random generator; not thread-safe.
+// Runs a parsed state machine (JSONPath and JSONata states) to completion on the calling thread.
+// Map iterations and Parallel branches run one after another (sequential execution is a valid
+// schedule for both). Holds no state between Execute calls except the random generator; not
+// thread-safe.
 class Interpreter {
  public:
   Interpreter(std::shared_ptr<const StateMachine> machine, InterpreterOptions options);
 
   ExecutionResult Execute(const JsonValue& input);
+
+  // Continues an execution from a checkpoint (after a restart). `execution_input` and
+  // `start_micros` are the original execution's ($$.Execution.Input/StartTime, the machine's
+  // TimeoutSeconds deadline). No ExecutionStarted event; the result's history holds only the
+  // events of this run, numbered from checkpoint.next_event_id.
+  ExecutionResult Resume(const JsonValue& execution_input, int64_t start_micros,
+                         const Checkpoint& checkpoint);
 
  private:
   std::shared_ptr<const StateMachine> machine_;

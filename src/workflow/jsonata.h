@@ -16,10 +16,6 @@
 
 namespace basin::workflow {
 
-// The ASL error Step Functions raises when a JSONata expression fails or yields nothing.
-// (Belongs in state_error.h next to the other States.* names; that file has another owner.)
-inline constexpr char kErrJsonataQueryEvaluation[] = "States.QueryEvaluationError";
-
 // Limits that keep hostile expressions from crashing or hanging the engine.
 inline constexpr size_t kMaxJsonataExpressionBytes = size_t{64} * 1024;
 inline constexpr int kMaxJsonataParseDepth = 256;

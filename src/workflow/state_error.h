@@ -22,6 +22,9 @@ inline constexpr char kErrDataLimitExceeded[] = "States.DataLimitExceeded";
 inline constexpr char kErrRuntime[] = "States.Runtime";
 inline constexpr char kErrExceedToleratedFailureThreshold[] =
     "States.ExceedToleratedFailureThreshold";
+// A JSONata expression failed or yielded nothing (undefined).
+inline constexpr char kErrJsonataQueryEvaluation[] = "States.QueryEvaluationError";
+inline constexpr char kErrItemReaderFailed[] = "States.ItemReaderFailed";
 
 // A runtime error of a state machine: an ASL error name and a human-readable cause. This is data
 // the workflow itself can Retry/Catch, not a Basin Status.

@@ -14,6 +14,9 @@
 //   expectedStatus             "SUCCEEDED" | "FAILED" | "TIMED_OUT"
 //   expectedHistoryTypes       the exact list of history event types
 //   expectedTaskInputs         {"<resource>": [input, ...]} every call's input, in order
+//   expectedItemReaderCalls    [{"resource", "input", "readerConfig"}] every ItemReader call
+//   expectedExitedVariables    {"<state>": {"<name>": value}} the assignedVariables of the
+//                              state's last Exited event (values parsed back from JSON text)
 //   expectedTaskCallSeconds    fake-clock seconds from the start at which each task call began
 //   expectedElapsedSeconds     fake-clock seconds the whole execution took
 #include <gtest/gtest.h>
@@ -189,7 +192,7 @@ TEST_P(DeclarativeCase, Runs) {
     EXPECT_NE(result.cause.find(cause->AsString()), std::string::npos) << result.cause;
   }
   if (const JsonValue* status = spec.Find("expectedStatus")) {
-    const char* names[] = {"SUCCEEDED", "FAILED", "TIMED_OUT"};
+    const char* names[] = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"};
     EXPECT_EQ(names[static_cast<int>(result.status)], status->AsString());
   }
   if (const JsonValue* types = spec.Find("expectedHistoryTypes")) {
@@ -204,6 +207,35 @@ TEST_P(DeclarativeCase, Runs) {
         if (call.resource == inputs->keys()[i]) got.Append(call.input);
       }
       EXPECT_EQ(got.Serialize(), inputs->items()[i].Serialize()) << inputs->keys()[i];
+    }
+  }
+  if (const JsonValue* readers = spec.Find("expectedItemReaderCalls")) {
+    JsonValue got = JsonValue::Array();
+    for (const auto& call : tasks.calls()) {
+      if (!call.item_reader) continue;
+      JsonValue c = JsonValue::Object();
+      c.Set("resource", JsonValue::String(call.resource));
+      c.Set("input", call.input);
+      c.Set("readerConfig", call.reader_config);
+      got.Append(std::move(c));
+    }
+    EXPECT_EQ(got.Serialize(), readers->Serialize());
+  }
+  if (const JsonValue* vars = spec.Find("expectedExitedVariables")) {
+    for (size_t i = 0; i < vars->keys().size(); ++i) {
+      JsonValue got = JsonValue::Object();
+      for (const HistoryEvent& e : result.history) {
+        if (!e.type.ends_with("StateExited")) continue;
+        const JsonValue* name = e.details.Find("name");
+        if (name == nullptr || name->AsString() != vars->keys()[i]) continue;
+        got = JsonValue::Object();
+        if (const JsonValue* assigned = e.details.Find("assignedVariables")) {
+          for (size_t k = 0; k < assigned->keys().size(); ++k) {
+            got.Set(assigned->keys()[k], ParseJson(assigned->items()[k].AsString()).value());
+          }
+        }
+      }
+      EXPECT_EQ(got.Serialize(), vars->items()[i].Serialize()) << vars->keys()[i];
     }
   }
   if (const JsonValue* times = spec.Find("expectedTaskCallSeconds")) {

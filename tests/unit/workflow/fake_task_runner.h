@@ -27,6 +27,8 @@ class FakeTaskRunner final : public TaskRunner {
     std::string resource;
     JsonValue input;
     int64_t at_micros;
+    bool item_reader = false;
+    JsonValue reader_config;
   };
 
   explicit FakeTaskRunner(FakeClock& clock) : clock_(clock) {}
@@ -36,7 +38,8 @@ class FakeTaskRunner final : public TaskRunner {
   }
 
   Outcome<JsonValue> Run(const TaskRequest& request) override {
-    calls_.push_back({request.resource, request.input, clock_.NowMicros()});
+    calls_.push_back({request.resource, request.input, clock_.NowMicros(), request.item_reader,
+                      request.reader_config});
     auto it = scripts_.find(request.resource);
     if (it == scripts_.end() || it->second.empty()) return request.input;
     size_t& next = cursor_[request.resource];

@@ -8,6 +8,37 @@
 namespace basin::workflow {
 namespace {
 
+// The interpreter builds the context object (with its copy of the execution input) only for
+// states whose expressions can read it; this flag decides, so it must never miss a reader.
+TEST(Definition, ReadsContextFlagFindsEveryWayToTheContextObject) {
+  auto machine = LoadDefinition(R"json({
+    "StartAt": "Plain", "States": {
+      "Plain": {"Type": "Pass", "Parameters": {"a.$": "$.x"}, "Next": "Path"},
+      "Path": {"Type": "Pass", "Parameters": {"n.$": "$$.Execution.Name"}, "Next": "Intrinsic"},
+      "Intrinsic": {"Type": "Pass",
+                    "Parameters": {"f.$": "States.Format('{}', $$.State.Name)"}, "Next": "In"},
+      "In": {"Type": "Pass", "QueryLanguage": "JSONata",
+             "Output": "{% $states.input.x & $states.inputs %}", "Next": "Ctx"},
+      "Ctx": {"Type": "Pass", "QueryLanguage": "JSONata",
+              "Output": "{% $states.context.Execution.Name %}", "Next": "Whole"},
+      "Whole": {"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% $states %}",
+                "Next": "Fan"},
+      "Fan": {"Type": "Map", "ItemsPath": "$.items", "End": true,
+              "ItemProcessor": {"StartAt": "Inner", "States": {
+                "Inner": {"Type": "Pass", "Parameters": {"i.$": "$$.Map.Item.Index"},
+                          "End": true}}}}}})json");
+  ASSERT_TRUE(machine.ok()) << machine.status().ToString();
+  const StateMachine& m = **machine;
+  EXPECT_FALSE(m.Find("Plain")->reads_context);
+  EXPECT_TRUE(m.Find("Path")->reads_context);
+  EXPECT_TRUE(m.Find("Intrinsic")->reads_context);
+  EXPECT_TRUE(m.Find("In")->reads_context) << "$states.inputs is not $states.input";
+  EXPECT_TRUE(m.Find("Ctx")->reads_context);
+  EXPECT_TRUE(m.Find("Whole")->reads_context);
+  EXPECT_FALSE(m.Find("Fan")->reads_context) << "its processor's `$$` is the processor's own";
+  EXPECT_TRUE(m.Find("Fan")->processor->Find("Inner")->reads_context);
+}
+
 TEST(StringMatches, Globs) {
   EXPECT_TRUE(StringMatchesPattern("", ""));
   EXPECT_TRUE(StringMatchesPattern("", "*"));
@@ -105,6 +136,56 @@ TEST(Interpreter, TaskRequestCarriesAttemptAndTimeouts) {
   EXPECT_EQ(recorder.seen[1].state_name, "T");
   EXPECT_EQ(recorder.seen[1].timeout_seconds, 9);
   EXPECT_EQ(recorder.seen[1].heartbeat_seconds, 3);
+}
+
+TEST(Interpreter, ItemReaderRequestIsMarked) {
+  struct Recorder : TaskRunner {
+    std::vector<TaskRequest> seen;
+    Outcome<JsonValue> Run(const TaskRequest& r) override {
+      seen.push_back(r);
+      if (r.item_reader) return ParseJson(R"([{"k":1},{"k":2}])").value();
+      return r.input;
+    }
+  } recorder;
+  FakeClock clock;
+  FakeClockSleeper sleeper(clock);
+  InterpreterOptions o;
+  o.clock = &clock;
+  o.sleeper = &sleeper;
+  o.task_runner = &recorder;
+  auto machine = LoadDefinition(R"({"StartAt":"M","States":{"M":{"Type":"Map","End":true,
+    "ItemReader":{"Resource":"arn:aws:states:::s3:getObject","Parameters":{"Key.$":"$.key"},
+                  "ReaderConfig":{"InputType":"JSONL","MaxItems":1}},
+    "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED"},"StartAt":"T",
+                     "States":{"T":{"Type":"Task","Resource":"work","End":true}}}}}})");
+  ASSERT_TRUE(machine.ok()) << machine.status().ToString();
+  ExecutionResult r = Interpreter(machine.value(), o).Execute(ParseJson(R"({"key":"a"})").value());
+  ASSERT_EQ(r.status, ExecutionStatus::kSucceeded) << r.error << r.cause;
+  EXPECT_EQ(r.output.Serialize(), R"([{"k":1}])");
+  ASSERT_EQ(recorder.seen.size(), 2u);
+  EXPECT_TRUE(recorder.seen[0].item_reader);
+  EXPECT_EQ(recorder.seen[0].resource, "arn:aws:states:::s3:getObject");
+  EXPECT_EQ(recorder.seen[0].state_name, "M");
+  EXPECT_EQ(recorder.seen[0].input.Serialize(), R"({"Key":"a"})");
+  EXPECT_EQ(recorder.seen[0].reader_config.Serialize(), R"({"InputType":"JSONL","MaxItems":1})");
+  EXPECT_FALSE(recorder.seen[1].item_reader);
+  EXPECT_EQ(recorder.seen[1].resource, "work");
+}
+
+TEST(Interpreter, ExitedEventListsAssignedVariables) {
+  FakeClock clock;
+  FakeClockSleeper sleeper(clock);
+  InterpreterOptions o;
+  o.clock = &clock;
+  o.sleeper = &sleeper;
+  auto machine = LoadDefinition(R"({"StartAt":"P","States":{"P":{"Type":"Pass",
+    "Assign":{"x":1,"s.$":"$.a"},"End":true}}})");
+  ASSERT_TRUE(machine.ok()) << machine.status().ToString();
+  ExecutionResult r = Interpreter(machine.value(), o).Execute(ParseJson(R"({"a":"v"})").value());
+  ASSERT_EQ(r.history.size(), 4u);
+  EXPECT_EQ(r.history[2].ToJson().Find("stateExitedEventDetails")->Serialize(),
+            R"({"name":"P","output":"{\"a\":\"v\"}","assignedVariables":{"x":"1","s":"\"v\""},)"
+            R"("assignedVariablesDetails":{"truncated":false}})");
 }
 
 TEST(Interpreter, NoTaskRunnerIsATaskFailure) {

@@ -4,7 +4,9 @@
 
 #include <random>
 
+#include "unit/workflow/fake_task_runner.h"
 #include "workflow/definition.h"
+#include "workflow/interpreter.h"
 #include "workflow/intrinsics.h"
 #include "workflow/json_path.h"
 
@@ -49,6 +51,52 @@ TEST(ParserRobustness, MutatedPathsIntrinsicsAndDefinitions) {
     (void)parsed;
   }
   SUCCEED();
+}
+
+// JSONata states, variables and item readers: mutated definitions either fail validation or run
+// to some end (success or an ASL error) on a fake clock.
+TEST(ParserRobustness, MutatedJsonataAndVariableDefinitionsParseAndRun) {
+  std::mt19937_64 rng(20261128);
+  const std::vector<std::string> defs = {
+      R"j({"QueryLanguage":"JSONata","StartAt":"A","States":{"A":{"Type":"Pass",)j"
+      R"j("Assign":{"x":"{% $states.input.n %}"},"Next":"C"},"C":{"Type":"Choice","Choices":[)j"
+      R"j({"Condition":"{% $x > 1 %}","Output":"{% $x %}","Next":"M"}],"Default":"W"},)j"
+      R"j("W":{"Type":"Wait","Seconds":"{% $x %}","Next":"M"},"M":{"Type":"Map",)j"
+      R"j("Items":"{% [1, 2, $x] %}","ItemSelector":{"v":"{% $states.context.Map.Item.Value %}"},)j"
+      R"j("ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"r",)j"
+      R"j("Arguments":{"a":"{% $states.input.v %}"},"Output":"{% $states.result %}","End":true}}},)j"
+      R"j("Catch":[{"ErrorEquals":["States.ALL"],"Output":"{% $states.errorOutput %}","Next":"F"}],)j"
+      R"j("End":true},"F":{"Type":"Fail","Error":"{% 'E' %}"}}})j",
+      R"j({"StartAt":"A","States":{"A":{"Type":"Pass","Assign":{"v.$":"$.n","l":[1]},"Next":"M"},)j"
+      R"j("M":{"Type":"Map","ItemReader":{"Resource":"r","Parameters":{"k.$":"$v"},)j"
+      R"j("ReaderConfig":{"MaxItemsPath":"$v"}},"ItemProcessor":{"StartAt":"P","States":{"P":)j"
+      R"j({"Type":"Pass","Parameters":{"s.$":"States.Format('{}', $v)"},"End":true}}},"End":true}}})j"};
+  JsonValue input = ParseJson(R"({"n":2})").value();
+  int ran = 0;
+  for (int i = 0; i < 2000; ++i) {
+    std::string text = Mutate(defs[i % defs.size()], rng);
+    (void)ParseDataPath(Mutate("$var.a[0]", rng));
+    (void)RewriteIntrinsicVariables(Mutate("States.Format('{} $x', $y, $.z)", rng));
+    ParsedDefinition parsed = ParseDefinition(text);
+    if (!parsed.errors.empty()) continue;
+    if (parsed.machine->Find(parsed.machine->start_at) == nullptr) {
+      ADD_FAILURE() << "accepted without a start state: " << text;
+      continue;
+    }
+    FakeClock clock;
+    FakeClockSleeper sleeper(clock);
+    testing::FakeTaskRunner tasks(clock);
+    tasks.Script("r", {{true, ParseJson("[1,2,3]").value(), "", "", 1}});
+    InterpreterOptions o;
+    o.clock = &clock;
+    o.sleeper = &sleeper;
+    o.task_runner = &tasks;
+    o.max_state_transitions = 200;
+    ExecutionResult r = Interpreter(parsed.machine, o).Execute(input);
+    EXPECT_FALSE(r.history.empty());
+    ++ran;
+  }
+  EXPECT_GT(ran, 0);
 }
 
 }  // namespace
