@@ -69,3 +69,13 @@ if [[ ! -f $web_stamp ]]; then
   touch "$web_stamp"
   echo "setup: npm packages of $WEB installed"
 fi
+
+# The independent ASL linter that the test suite runs over every *.asl.json (asl-validator, ctest
+# lint.asl_validator), pinned by tests/lint/package-lock.json into its (git-ignored) node_modules.
+LINT=tests/lint
+lint_stamp=$LINT/node_modules/.installed-$(sha256sum "$LINT/package-lock.json" | cut -c1-16)
+if [[ ! -f $lint_stamp ]]; then
+  (cd "$LINT" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  touch "$lint_stamp"
+  echo "setup: npm packages of $LINT installed"
+fi
