@@ -14,12 +14,12 @@
 #include <mutex>
 #include <set>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 
 #include "base/file_util.h"
 #include "base/json_writer.h"
 #include "base/logging.h"
+#include "catalog/catalog_internal.h"
 
 namespace basin::catalog {
 namespace {
@@ -118,6 +118,62 @@ CREATE TABLE access_keys (
   user_name TEXT NOT NULL,
   created_time_us INTEGER NOT NULL,
   status TEXT NOT NULL CHECK (status IN ('active', 'inactive'))
+) WITHOUT ROWID;
+)sql",
+    // 4: workflows: state machines, their executions with history and checkpoint, schedules
+    // (src/catalog/workflow_records.cpp).
+    R"sql(
+CREATE TABLE state_machines (
+  arn TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  definition TEXT NOT NULL,
+  role_arn TEXT NOT NULL,
+  type TEXT NOT NULL,
+  created_micros INTEGER NOT NULL,
+  updated_micros INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE executions (
+  arn TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  state_machine_arn TEXT NOT NULL REFERENCES state_machines (arn),
+  definition TEXT NOT NULL,
+  status TEXT NOT NULL
+    CHECK (status IN ('RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED')),
+  input TEXT NOT NULL,
+  output TEXT,
+  error TEXT NOT NULL,
+  cause TEXT NOT NULL,
+  start_micros INTEGER NOT NULL,
+  stop_micros INTEGER,
+  resume_count INTEGER NOT NULL,
+  checkpoint TEXT,
+  UNIQUE (state_machine_arn, name)
+);
+CREATE INDEX executions_by_machine ON executions (state_machine_arn, start_micros);
+CREATE INDEX executions_running ON executions (status) WHERE status = 'RUNNING';
+
+CREATE TABLE execution_events (
+  execution_arn TEXT NOT NULL REFERENCES executions (arn),
+  id INTEGER NOT NULL,
+  previous_event_id INTEGER NOT NULL,
+  timestamp_micros INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  details TEXT NOT NULL,
+  PRIMARY KEY (execution_arn, id)
+) WITHOUT ROWID;
+
+CREATE TABLE schedules (
+  name TEXT PRIMARY KEY,
+  expression TEXT NOT NULL,
+  timezone TEXT NOT NULL,
+  state_machine_arn TEXT NOT NULL,
+  input TEXT NOT NULL,
+  enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+  missed_runs TEXT NOT NULL CHECK (missed_runs IN ('RUN_ONCE', 'SKIP')),
+  last_run_micros INTEGER,
+  created_micros INTEGER NOT NULL,
+  updated_micros INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
 };
@@ -594,82 +650,10 @@ class ColumnsJsonReader {
   size_t i_ = 0;
 };
 
-// ---- SQLite plumbing ---------------------------------------------------------------------------
+// ---- SQLite plumbing (catalog_internal.h) -----------------------------------------------------
 
-Status SqliteStatus(int rc, sqlite3* db, std::string_view what) {
-  std::string message(what);
-  message += ": ";
-  message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  switch (rc & 0xFF) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return Error(ErrorCode::kUnavailable, std::move(message));
-    case SQLITE_FULL: return Error(ErrorCode::kDiskFull, std::move(message));
-    case SQLITE_IOERR:
-    case SQLITE_CANTOPEN:
-    case SQLITE_READONLY:
-    case SQLITE_PERM: return Error(ErrorCode::kIoError, std::move(message));
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return Error(ErrorCode::kCorruption, std::move(message));
-    case SQLITE_CONSTRAINT: return Error(ErrorCode::kConflict, std::move(message));
-    default: return Error(ErrorCode::kInternal, std::move(message));
-  }
-}
-
-// One use of a cached prepared statement; resets it when done so the cache can hand it out again.
-class Statement {
- public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-  ~Statement() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  Statement& Bind(int index, int64_t value) {
-    Check(sqlite3_bind_int64(stmt_, index, value));
-    return *this;
-  }
-  Statement& Bind(int index, std::string_view value) {
-    Check(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
-                            SQLITE_TRANSIENT));
-    return *this;
-  }
-  Statement& BindNull(int index) {
-    Check(sqlite3_bind_null(stmt_, index));
-    return *this;
-  }
-
-  // True with a row, false when done.
-  Result<bool> Step() {
-    if (!bind_status_.ok()) return bind_status_;
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return SqliteStatus(rc, db_, "catalog statement");
-  }
-  // Runs a statement that returns no rows.
-  Status Run() {
-    Result<bool> r = Step();
-    if (!r.ok()) return r.status();
-    return Status::Ok();
-  }
-
-  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
-  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  std::string Text(int col) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-    return p == nullptr ? std::string() : std::string(p, sqlite3_column_bytes(stmt_, col));
-  }
-
- private:
-  void Check(int rc) {
-    if (rc != SQLITE_OK && bind_status_.ok()) bind_status_ = SqliteStatus(rc, db_, "bind");
-  }
-  sqlite3* db_;
-  sqlite3_stmt* stmt_;
-  Status bind_status_;
-};
+using internal::SqliteStatus;
+using internal::Statement;
 
 constexpr const char* kSelectTableColumns =
     "SELECT t.id, t.zone, t.name, t.location, t.created_time_us, t.schema_version, "
@@ -815,65 +799,9 @@ TableRef QuarantineTableFor(const TableRef& table) {
 
 // ---- Catalog -----------------------------------------------------------------------------------
 
-struct Catalog::Impl {
-  sqlite3* db = nullptr;
-  Clock* clock = nullptr;
-  std::string path;
-  // One connection: every method holds this for its whole transaction.
-  mutable std::mutex mu;
-  // Prepared statements by SQL text, kept for the life of the connection.
-  mutable std::unordered_map<std::string, sqlite3_stmt*> cache;
-
-  ~Impl() {
-    for (auto& [sql, stmt] : cache) sqlite3_finalize(stmt);
-    if (db != nullptr) sqlite3_close(db);
-  }
-
-  Result<std::unique_ptr<Statement>> Prepare(const std::string& sql) const {
-    auto it = cache.find(sql);
-    if (it == cache.end()) {
-      sqlite3_stmt* stmt = nullptr;
-      int rc = sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size()),
-                                  SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-      if (rc != SQLITE_OK) {
-        Status s = SqliteStatus(rc, db, "prepare");
-        sqlite3_finalize(stmt);
-        return s;
-      }
-      it = cache.emplace(sql, stmt).first;
-    }
-    return std::make_unique<Statement>(db, it->second);
-  }
-
-  Status Exec(const char* sql) const {
-    char* err = nullptr;
-    int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
-    if (rc != SQLITE_OK) {
-      std::string message = err != nullptr ? err : sqlite3_errstr(rc);
-      sqlite3_free(err);
-      Status s = SqliteStatus(rc, nullptr, "catalog");
-      return Error(s.code(), "catalog: " + message);
-    }
-    return Status::Ok();
-  }
-
-  // Runs `body` in one transaction: committed if it returns Ok, rolled back otherwise. Writers
-  // take the write lock up front (BEGIN IMMEDIATE) so that two processes never both read and
-  // then fail to upgrade; readers get one consistent WAL snapshot for all their SELECTs.
-  Status InTransaction(bool write, const std::function<Status()>& body) const {
-    BASIN_RETURN_IF_ERROR(Exec(write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED"));
-    Status s = body();
-    if (s.ok()) {
-      s = Exec("COMMIT");
-      if (s.ok()) return s;
-    }
-    Status rollback = Exec("ROLLBACK");
-    if (!rollback.ok()) {
-      BASIN_LOG(Warn, "catalog") << "rollback failed: " << rollback.ToString();
-    }
-    return s;
-  }
-
+// The connection (catalog_internal.h) plus the table and file helpers of this file. Methods
+// named "Inside a write transaction" expect the caller to hold `mu` and a BEGIN IMMEDIATE.
+struct Catalog::Impl : internal::Connection {
   Result<TableInfo> ReadTable(Statement& s) const {
     TableInfo info;
     info.id = s.Int(0);
@@ -1122,6 +1050,8 @@ struct Catalog::Impl {
 
 Catalog::Catalog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Catalog::~Catalog() = default;
+
+internal::Connection& Catalog::connection() const { return *impl_; }
 
 Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& db_path, Clock* clock) {
   auto impl = std::make_unique<Impl>();

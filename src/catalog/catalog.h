@@ -158,6 +158,84 @@ bool IsValidUserName(std::string_view name);
 // reader never misses rows that were merged into a file it skips.
 std::string TableConsumerStream(const TableRef& ref);
 
+// ---- Workflow records (migration 4; the workflow subsystem's ExecutionService owns their
+// meaning). Plain rows: the catalog stores JSON texts and names as given and never parses them.
+
+// An ASL state machine.
+struct StateMachineRow {
+  std::string arn;         // unique
+  std::string name;        // unique
+  std::string definition;  // ASL JSON text
+  std::string role_arn;
+  std::string type = "STANDARD";
+  int64_t created_micros = 0;
+  int64_t updated_micros = 0;
+};
+
+// One execution of a state machine, with the definition text it runs with (an update of the
+// machine does not change running executions) and its last checkpoint.
+struct ExecutionRow {
+  std::string arn;   // unique
+  std::string name;  // unique per state machine
+  std::string state_machine_arn;
+  std::string definition;
+  std::string status = "RUNNING";     // RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED
+  std::string input;                  // JSON text
+  std::optional<std::string> output;  // JSON text
+  std::string error, cause;
+  int64_t start_micros = 0;
+  std::optional<int64_t> stop_micros;
+  int64_t resume_count = 0;
+  // Where to continue after a restart, as JSON: {"next_state", "input", "variables",
+  // "transitions", "next_event_id"}. Absent until the first checkpoint.
+  std::optional<std::string> checkpoint;
+};
+
+// One history event of an execution. `details` is the JSON object of the event's details
+// member ({"stateEnteredEventDetails": {...}}), "{}" for events without details.
+struct ExecutionEventRow {
+  int64_t id = 0;  // 1, 2, ... within the execution
+  int64_t previous_event_id = 0;
+  int64_t timestamp_micros = 0;
+  std::string type;
+  std::string details = "{}";
+};
+
+// How an execution ended.
+struct ExecutionEnd {
+  std::string status;  // SUCCEEDED, FAILED, TIMED_OUT, ABORTED
+  std::optional<std::string> output;
+  std::string error, cause;
+  int64_t stop_micros = 0;
+};
+
+// What a running execution writes at once, in one transaction: new events, a new checkpoint,
+// and perhaps its end.
+struct ExecutionProgress {
+  std::string execution_arn;
+  std::vector<ExecutionEventRow> events;  // appended; an id already present is a Conflict
+  std::optional<std::string> checkpoint;  // replaces the stored one when set
+  std::optional<ExecutionEnd> end;        // applied only while the execution is still RUNNING
+};
+
+// A schedule that starts a state machine.
+struct ScheduleRow {
+  std::string name;  // unique
+  std::string expression;
+  std::string timezone = "UTC";
+  std::string state_machine_arn;
+  std::string input = "{}";
+  bool enabled = true;
+  std::string missed_runs = "RUN_ONCE";  // RUN_ONCE or SKIP
+  std::optional<int64_t> last_run_micros;
+  int64_t created_micros = 0;  // the anchor of rate() schedules and of missed-run checks
+  int64_t updated_micros = 0;
+};
+
+namespace internal {
+struct Connection;
+}
+
 class Catalog {
  public:
   static Result<std::unique_ptr<Catalog>> Open(const std::string& db_path,
@@ -243,9 +321,50 @@ class Catalog {
   // A file in the table's folder that is not here is an orphan of an interrupted write.
   Result<std::vector<std::string>> KnownPaths(int64_t table_id) const;
 
+  // ---- Workflow records (docs/formats/catalog.md, "Workflows") ----
+  // AlreadyExists if the name or ARN is taken.
+  Status InsertStateMachine(const StateMachineRow& row);
+  // Replaces the definition, the role (when non-empty) and the update time. NotFound.
+  Status UpdateStateMachine(std::string_view arn, std::string_view definition,
+                            std::string_view role_arn, int64_t updated_micros);
+  Result<std::optional<StateMachineRow>> FindStateMachine(std::string_view arn) const;
+  Result<std::optional<StateMachineRow>> FindStateMachineByName(std::string_view name) const;
+  Result<std::vector<StateMachineRow>> ListStateMachines() const;  // by name
+  // Deletes the machine with its executions and their events. NotFound; Conflict while one of
+  // its executions is RUNNING.
+  Status DeleteStateMachine(std::string_view arn);
+
+  // Inserts a RUNNING execution. NotFound without the state machine; AlreadyExists if the
+  // machine has an execution of that name; Conflict if `max_running` executions (of all
+  // machines) are RUNNING already.
+  Status InsertExecution(const ExecutionRow& row, int64_t max_running);
+  Result<std::optional<ExecutionRow>> FindExecution(std::string_view arn) const;
+  // Newest first (start time, then insertion). An empty machine ARN lists every machine's.
+  Result<std::vector<ExecutionRow>> ListExecutions(std::string_view state_machine_arn,
+                                                   std::optional<std::string> status = {}) const;
+  // Appends events, sets the checkpoint and closes the execution, in one transaction. Returns
+  // whether `end` was applied (false when there was none or the execution had ended already).
+  // NotFound if the execution does not exist.
+  Result<bool> RecordExecutionProgress(const ExecutionProgress& progress);
+  // Before a resume: forgets the events from `first_discarded_event_id` on (the partial run of
+  // the state that is run again) and counts the resume. NotFound.
+  Status RestartExecution(std::string_view arn, int64_t first_discarded_event_id);
+  // Every event of the execution, by id. NotFound.
+  Result<std::vector<ExecutionEventRow>> ExecutionEvents(std::string_view arn) const;
+
+  // Creates or replaces a schedule by name.
+  Status PutSchedule(const ScheduleRow& row);
+  Result<std::vector<ScheduleRow>> ListSchedules() const;  // by name
+  Result<std::optional<ScheduleRow>> FindSchedule(std::string_view name) const;
+  Status DeleteSchedule(std::string_view name);  // NotFound
+  // NotFound. Only moves forward: an older time than the stored one changes nothing.
+  Status SetScheduleLastRun(std::string_view name, int64_t last_run_micros);
+
  private:
   struct Impl;
   explicit Catalog(std::unique_ptr<Impl> impl);
+  // The SQLite connection, for the methods implemented outside catalog.cpp.
+  internal::Connection& connection() const;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -152,7 +152,10 @@ TEST_F(AccessKeysTest, OlderDatabaseIsMigrated) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(DbPath().c_str(), &db), SQLITE_OK);
   ASSERT_EQ(
-      sqlite3_exec(db, "DROP TABLE access_keys; DELETE FROM schema_migrations WHERE version = 3",
+      sqlite3_exec(db,
+                   "DROP TABLE access_keys; DROP TABLE execution_events; DROP TABLE executions; "
+                   "DROP TABLE state_machines; DROP TABLE schedules; "
+                   "DELETE FROM schema_migrations WHERE version >= 3",
                    nullptr, nullptr, nullptr),
       SQLITE_OK);
   sqlite3_close(db);

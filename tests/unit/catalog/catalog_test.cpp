@@ -657,7 +657,7 @@ TEST_F(CatalogTest, DatabaseIsWalWithAMigrationVersion) {
     return out;
   };
   EXPECT_EQ(scalar("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(scalar("SELECT max(version) FROM schema_migrations"), "3");
+  EXPECT_EQ(scalar("SELECT max(version) FROM schema_migrations"), "4");
   EXPECT_EQ(scalar("SELECT group_concat(name, ',') FROM (SELECT name FROM zones ORDER BY name)"),
             "curated,ops,processed,quarantine,raw");
   // A database from a newer Basin is refused rather than misread.
