@@ -455,10 +455,10 @@ Status PipelineRunner::Execute(const PipelineSpec& spec, Execution& run) {
     read.table = *table;
     BASIN_ASSIGN_OR_RETURN(read.snapshot, catalog_->CurrentSnapshot(source.table));
     const bool positioned =
-        !run.replay && (source.read == ReadMode::kNew || (i == 0 && source.read == ReadMode::kAll));
+        !run.replay && (source.read == ReadMode::kNew || source.read == ReadMode::kAll);
     if (positioned) {
       // A `new` reader keeps its position in the table's consumer stream, so that compaction
-      // waits for it; an `all` primary only remembers the snapshot it last saw, elsewhere.
+      // waits for it; an `all` reader only remembers the snapshot it last saw, elsewhere.
       const std::string stream = source.read == ReadMode::kNew
                                      ? catalog::TableConsumerStream(source.table)
                                      : "pipeline-all:" + source.table.Qualified();
@@ -474,7 +474,7 @@ Status PipelineRunner::Execute(const PipelineSpec& spec, Execution& run) {
               read.files,
               catalog_->NewFilesSince(read.table.id, static_cast<int64_t>(from), read.snapshot.id));
         }
-      } else if (to != from) {
+      } else if (to != from || i > 0) {
         read.files = read.snapshot.files;
       }
     } else if (source.read == ReadMode::kTouchedPartitions && !run.replay) {
@@ -489,6 +489,17 @@ Status PipelineRunner::Execute(const PipelineSpec& spec, Execution& run) {
   }
   for (const SourceRead& s : run.sources) {
     if (s.offset) run.commit.offsets.push_back(*s.offset);
+  }
+  // A pipeline that reads all of its primary (a fact or dimension rebuilt from whole tables)
+  // runs again when any of its `all` sources changed, not only the primary: a shipped order
+  // must reach curated.fact_orders even when no order line arrived.
+  if (!run.replay && spec.sources[0].read == ReadMode::kAll && run.sources[0].files.empty()) {
+    for (size_t i = 1; i < spec.sources.size(); ++i) {
+      if (spec.sources[i].read == ReadMode::kAll && run.sources[i].offset) {
+        run.sources[0].files = run.sources[0].snapshot.files;
+        break;
+      }
+    }
   }
 
   // The output table and the run's quarantine table.

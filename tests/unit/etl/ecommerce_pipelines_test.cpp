@@ -926,6 +926,23 @@ TEST_F(EcommerceEndToEndTest, TheChainRunsCleanIncrementallyAndIdempotently) {
                   {"begin_checkout", "2"},
                   {"purchase", "2"}}));
   EXPECT_EQ(LakeOne("SELECT count(*) FROM curated_funnel_daily"), "10");
+
+  // A later export sets ord-1 back to paid (a corrected file), with no new order line: the fact
+  // table, rebuilt from whole tables, must follow its second source, not only its primary.
+  AddBatch("orders", "orders_day1.csv", "2026-03-05 01:00:00");
+  EXPECT_EQ(LakeOne("SELECT DISTINCT lower(status) FROM curated_fact_orders "
+                    "WHERE order_id = 'ord-1'"),
+            "shipped");
+  std::map<std::string, RunReport> fourth = RunAll();
+  EXPECT_EQ(fourth["orders"].record.status, RunStatus::kSucceeded);
+  EXPECT_EQ(fourth["order_items"].record.status, RunStatus::kNothingNew);
+  EXPECT_EQ(fourth["fact_orders"].record.status, RunStatus::kSucceeded);
+  EXPECT_EQ(LakeOne("SELECT DISTINCT lower(status) FROM curated_fact_orders "
+                    "WHERE order_id = 'ord-1'"),
+            "paid");
+  for (const auto& [name, report] : RunAll()) {
+    EXPECT_EQ(report.record.status, RunStatus::kNothingNew) << name << " after the corrected export";
+  }
 }
 
 }  // namespace
