@@ -12,8 +12,8 @@
 #   BENCH_DURATION [10]      seconds measured per load-generator run, after BENCH_WARMUP [2]
 #   BENCH_RUNS [2]           runs per scenario
 #   BENCH_ONLY [all]         all | basin | anchors (Redis + fsync probe only) | batch | kinesis |
-#                            s3 (only bench/batch.sh, bench/kinesis.sh or bench/s3.sh, which
-#                            `all` runs at the end; their knobs are there)
+#                            s3 | workflow (only bench/batch.sh, bench/kinesis.sh, bench/s3.sh or
+#                            bench/workflow.sh, which `all` runs at the end; their knobs are there)
 #   BENCH_TARGET [basin]     basin | stub (bench/stub_collector.py instead of Basin: checks this
 #                            script and the load generator, measures nothing about Basin)
 #   BENCH_TMPDIR [/tmp]      where data directories go (must be the disk you mean to measure)
@@ -44,6 +44,8 @@ die() { log "$*"; exit 1; }
 # The AWS endpoint: Kinesis PutRecords vs the native API, S3 PUT/GET vs raw file I/O.
 [[ $ONLY == kinesis ]] && exec bash bench/kinesis.sh
 [[ $ONLY == s3 ]] && exec bash bench/s3.sh
+# The ASL interpreter: transitions/s and memory per execution.
+[[ $ONLY == workflow ]] && exec bash bench/workflow.sh
 
 # ---------------------------------------------------------------- tools
 need_apt=()
@@ -461,4 +463,5 @@ if [[ $ONLY == all && $TARGET == basin ]]; then
   BUILD=$BUILD bash bench/batch.sh || log "the batch benchmark failed"
   BUILD=$BUILD bash bench/kinesis.sh || log "the Kinesis benchmark failed"
   BUILD=$BUILD bash bench/s3.sh || log "the S3 benchmark failed"
+  BUILD=$BUILD bash bench/workflow.sh || log "the workflow benchmark failed"
 fi
