@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "api/kinesis_api.h"
+#include "api/stepfunctions_api.h"
 #include "base/json_writer.h"
 #include "base/logging.h"
 #include "security/authorizer.h"
@@ -25,13 +26,23 @@ using security::SigV4Principal;
 constexpr size_t kMaxCachedKeys = 10'000;
 constexpr std::string_view kJsonTargetHeader = "X-Amz-Target";
 
-enum class Service { kS3, kKinesis, kUnknownTarget };
+enum class Service { kS3, kKinesis, kStepFunctions, kUnknownTarget };
 
 Service ServiceOf(const HttpRequest& request) {
   std::string_view target = request.Header(kJsonTargetHeader);
   if (target.empty()) return Service::kS3;
   if (target.starts_with(KinesisApi::kTargetPrefix)) return Service::kKinesis;
+  if (target.starts_with(StepFunctionsApi::kTargetPrefix)) return Service::kStepFunctions;
   return Service::kUnknownTarget;
+}
+
+// The JSON protocols (Kinesis 1.1, Step Functions 1.0) answer in their own content type.
+bool IsJsonService(Service service) {
+  return service == Service::kKinesis || service == Service::kStepFunctions;
+}
+std::string_view JsonContentType(Service service) {
+  return service == Service::kStepFunctions ? StepFunctionsApi::kContentType
+                                            : KinesisApi::kContentType;
 }
 
 std::string AmzDate(int64_t epoch_seconds) {
@@ -74,14 +85,15 @@ HttpResponse MinimalS3Error(const HttpRequest& request, int status, std::string_
   return response;
 }
 
-// The JSON 1.1 error shape of Kinesis (and the other JSON services).
+// The error shape of the JSON services (Kinesis, Step Functions).
 HttpResponse JsonError(int status, std::string_view type, std::string_view message,
-                       std::string_view request_id) {
+                       std::string_view request_id,
+                       std::string_view content_type = KinesisApi::kContentType) {
   JsonWriter w;
   w.BeginObject().Key("__type").String(type).Key("message").String(message).EndObject();
   HttpResponse response;
   response.status = status;
-  response.content_type = std::string(KinesisApi::kContentType);
+  response.content_type = std::string(content_type);
   response.body = w.Take();
   response.headers.emplace_back("x-amzn-RequestId", std::string(request_id));
   response.headers.emplace_back("x-amzn-ErrorType", std::string(type));
@@ -105,7 +117,8 @@ struct KinesisAuthAnswer {
   std::string message;
 };
 
-// Kinesis names its authentication failures differently from S3 (kinesalite, aws-wire.md §1.5).
+// Kinesis (and Step Functions, the same JSON protocol family) names its authentication failures
+// differently from S3 (kinesalite, aws-wire.md §1.5).
 KinesisAuthAnswer KinesisAnswerFor(const AuthError& error, int64_t now_seconds) {
   const std::string& name = error.aws_error;
   if (name == "MissingAuthenticationToken") {
@@ -198,6 +211,8 @@ struct AwsEndpoint::Impl {
   std::weak_ptr<Impl> weak_self;
   std::unique_ptr<security::SigV4Verifier> s3_verifier;
   std::unique_ptr<security::SigV4Verifier> kinesis_verifier;
+  std::unique_ptr<security::SigV4Verifier> states_verifier;
+  std::unique_ptr<StepFunctionsApi> step_functions;  // when options.workflows is set
 
   struct CachedKey {
     std::optional<AwsCredential> credential;
@@ -240,6 +255,12 @@ struct AwsEndpoint::Impl {
           "operation '" + std::string(request.Header(kJsonTargetHeader)) + "' is not supported",
           request_id));
     }
+    if (service == Service::kStepFunctions && !step_functions) {
+      return respond(JsonError(400, "UnknownOperationException",
+                               "Step Functions is not available on this endpoint (the server runs "
+                               "no workflow service)",
+                               request_id, StepFunctionsApi::kContentType));
+    }
     // Verifying hashes the whole body (and an aws-chunked body is decoded chunk by chunk): for
     // large bodies that is work the I/O thread must not do.
     if (options.run_blocking && request.body.size() >= options.inline_body_bytes) {
@@ -264,7 +285,9 @@ struct AwsEndpoint::Impl {
     signed_request.body = request.body;
 
     tls_key_lookup_failed = false;
-    const auto& verifier = service == Service::kKinesis ? *kinesis_verifier : *s3_verifier;
+    const auto& verifier = service == Service::kKinesis         ? *kinesis_verifier
+                           : service == Service::kStepFunctions ? *states_verifier
+                                                                : *s3_verifier;
     auto verified = verifier.Verify(signed_request);
     std::optional<AwsCredential> credential;
     if (verified.ok()) {
@@ -298,14 +321,18 @@ struct AwsEndpoint::Impl {
     if (service == Service::kKinesis) {
       return HandleKinesis(request, std::move(context), std::move(respond));
     }
+    if (service == Service::kStepFunctions) {
+      return HandleStepFunctions(request, std::move(context), std::move(respond));
+    }
     HandleS3(request, *verified, std::move(context), std::move(respond));
   }
 
   HttpResponse AuthFailure(Service service, const HttpRequest& request, const AuthError& error,
                            const std::string& request_id) const {
-    if (service == Service::kKinesis) {
+    if (IsJsonService(service)) {
       KinesisAuthAnswer answer = KinesisAnswerFor(error, options.clock->NowMicros() / 1'000'000);
-      return JsonError(answer.status, answer.type, answer.message, request_id);
+      return JsonError(answer.status, answer.type, answer.message, request_id,
+                       JsonContentType(service));
     }
     if (error.aws_error == "MissingAuthenticationToken") {
       // S3 answers anonymous requests to private resources this way.
@@ -358,6 +385,32 @@ struct AwsEndpoint::Impl {
                                 response.headers.emplace_back("x-amzn-RequestId", request_id);
                               respond(std::move(response));
                             });
+  }
+
+  void HandleStepFunctions(HttpRequest& request, std::shared_ptr<AwsRequestContext> context,
+                           Responder respond) {
+    const std::string& request_id = context->request_id;
+    std::string_view operation =
+        request.Header(kJsonTargetHeader).substr(StepFunctionsApi::kTargetPrefix.size());
+    if (request.Header("Content-Type").find("cbor") != std::string_view::npos) {
+      return respond(JsonError(400, "SerializationException",
+                               "CBOR bodies are not supported: use JSON", request_id,
+                               StepFunctionsApi::kContentType));
+    }
+    Status allowed = context->authorize("states:" + std::string(operation),
+                                        step_functions->ResourceOf(operation, request.body));
+    if (!allowed.ok()) {
+      return respond(JsonError(400, "AccessDeniedException", allowed.message(), request_id,
+                               StepFunctionsApi::kContentType));
+    }
+    // Every operation reads or writes the catalog: not on the I/O thread.
+    auto run = [self = weak_self.lock(), &request, operation, context,
+                respond = std::move(respond)]() mutable {
+      StepFunctionsAnswer answer = self->step_functions->Handle(operation, request.body);
+      respond(answer.ToHttpResponse(context->request_id));
+    };
+    if (options.run_blocking) return options.run_blocking(std::move(run));
+    run();
   }
 
   void HandleS3(HttpRequest& request, const SigV4Principal& principal,
@@ -425,6 +478,13 @@ AwsEndpoint::AwsEndpoint(AwsEndpointOptions options) : impl_(std::make_shared<Im
   kinesis_profile.expected_service = "kinesis";
   impl_->kinesis_verifier =
       std::make_unique<security::SigV4Verifier>(secrets, *impl_->options.clock, kinesis_profile);
+  security::SigV4Options states_profile = kinesis_profile;
+  states_profile.expected_service = "states";
+  impl_->states_verifier =
+      std::make_unique<security::SigV4Verifier>(secrets, *impl_->options.clock, states_profile);
+  if (impl_->options.workflows != nullptr) {
+    impl_->step_functions = std::make_unique<StepFunctionsApi>(impl_->options.workflows);
+  }
 }
 
 AwsEndpoint::~AwsEndpoint() = default;

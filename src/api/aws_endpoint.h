@@ -16,6 +16,9 @@
 namespace basin::security {
 class Authorizer;
 }
+namespace basin::workflow {
+class ExecutionService;
+}
 
 namespace basin::api {
 
@@ -47,6 +50,9 @@ struct AwsEndpointOptions {
   const security::Authorizer* authorizer = nullptr;  // required
   const Clock* clock = &SystemClock::Instance();     // request time vs. X-Amz-Date
   KinesisApi* kinesis = nullptr;  // null: Kinesis targets answer UnknownOperationException
+  // Step Functions (api::StepFunctionsApi over it). Null: AWSStepFunctions targets answer
+  // UnknownOperationException saying the service is not available. Must outlive the endpoint.
+  workflow::ExecutionService* workflows = nullptr;
   AwsS3Service s3;
   // A found key is trusted this long before it is looked up again (so a deleted or deactivated
   // key keeps working at most this long); an unknown key is remembered for the shorter time, so
@@ -64,13 +70,16 @@ struct AwsEndpointOptions {
 // authenticated with SigV4 and then handed to the service its shape names:
 //   - `X-Amz-Target: Kinesis_20131202.<Op>` -> Kinesis (normalised-URI profile, body hash
 //     signed), authorized as ("kinesis:<Op>", the stream's ARN or "*"), then KinesisApi::Handle;
+//   - `X-Amz-Target: AWSStepFunctions.<Op>` -> Step Functions (same profile, scope service
+//     `states`), authorized as ("states:<Op>", the state machine / execution ARN or "*"), then
+//     StepFunctionsApi::Handle on `run_blocking` (every operation touches the catalog);
 //   - any other `X-Amz-Target` -> UnknownOperationException (JSON);
 //   - everything else -> S3 (S3 profile). Streaming `aws-chunked` bodies are decoded and their
 //     chunk signatures checked here; the service gets the decoded body, `aws-chunked` removed
 //     from Content-Encoding, and the trailers in AwsRequestContext::trailers.
-// Failures are answered in the service's own error shape (S3 XML with 403/400, Kinesis JSON
-// `{"__type","message"}` with 400), with a 16-hex-digit request id in x-amz-request-id /
-// x-amzn-RequestId. Anonymous requests are refused (S3 AccessDenied, Kinesis
+// Failures are answered in the service's own error shape (S3 XML with 403/400, Kinesis and Step
+// Functions JSON `{"__type","message"}` with 400), with a 16-hex-digit request id in
+// x-amz-request-id / x-amzn-RequestId. Anonymous requests are refused (S3 AccessDenied, Kinesis
 // MissingAuthenticationTokenException).
 //
 // Thread-safe; Handle does no disk work itself except the access-key lookup on a cache miss (a
