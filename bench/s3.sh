@@ -40,8 +40,8 @@ trap cleanup EXIT
 read -r KEY_ID SECRET < <("$BASIN" keys create --data-dir "$WORK/data" --user bench) ||
   { log "basin keys create failed"; exit 1; }
 "$BASIN" serve --data-dir "$WORK/data" --address 127.0.0.1 --port 0 --port-file "$WORK/port" \
-  --aws-port 0 --aws-port-file "$WORK/aws-port" --log-level warn --pipeline-interval-ms 0 \
-  --landing-sweep-interval-ms 0 >"$WORK/server.log" 2>&1 &
+  --aws-port 0 --aws-port-file "$WORK/aws-port" --log-level warn --no-schedules \
+  >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 300); do [[ -s $WORK/aws-port ]] && break; sleep 0.1; done
 [[ -s $WORK/aws-port ]] || { log "server did not start"; cat "$WORK/server.log" >&2; exit 1; }

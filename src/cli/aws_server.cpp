@@ -182,6 +182,7 @@ Result<std::unique_ptr<AwsServer>> AwsServer::Start(Platform& platform,
   endpoint_options.authorizer = authorizer;
   endpoint_options.run_blocking = run_blocking;
   endpoint_options.kinesis = impl.kinesis.get();
+  endpoint_options.workflows = &platform.workflows();
   api::S3Api* s3 = impl.s3.get();
   endpoint_options.s3.handle = [s3](api::HttpRequest& request,
                                     const api::AwsRequestContext& context, api::Responder respond) {
@@ -214,8 +215,8 @@ Result<std::unique_ptr<AwsServer>> AwsServer::Start(Platform& platform,
                                       std::to_string(options.port) +
                                       " for the AWS endpoint: " + started.message());
   }
-  BASIN_LOG(Info, "serve") << "AWS endpoint (S3, Kinesis; SigV4) on http://" << options.address
-                           << ":" << impl.server->port()
+  BASIN_LOG(Info, "serve") << "AWS endpoint (S3, Kinesis, Step Functions; SigV4) on http://"
+                           << options.address << ":" << impl.server->port()
                            << " (access keys: basin keys create --user NAME)";
   if (!options.port_file.empty()) {
     Status written =

@@ -7,6 +7,7 @@
 #include "base/file_util.h"
 #include "base/logging.h"
 #include "catalog/catalog.h"
+#include "cli/workflow_tasks.h"
 #include "etl/pipeline_runner.h"
 #include "ingest/batch_loader.h"
 #include "ingest/compactor.h"
@@ -19,6 +20,8 @@
 #include "query/query_engine.h"
 #include "storage/bucket_store.h"
 #include "storage/object_store.h"
+#include "workflow/execution_service.h"
+#include "workflow/workflow_set.h"
 
 namespace basin::cli {
 namespace fs = std::filesystem;
@@ -154,8 +157,55 @@ Result<std::unique_ptr<Platform>> Platform::Open(const PlatformOptions& options)
       p->catalog_.get(), p->lake_root(), &SystemClock::Instance(), p->metrics_.get());
 
   p->retention_thread_ = std::thread([raw = p.get()] { raw->RunRetention(); });
-  p->batch_thread_ = std::thread([raw = p.get()] { raw->RunBatchSchedule(); });
+  BASIN_RETURN_IF_ERROR(p->OpenWorkflows());
   return p;
+}
+
+Status Platform::OpenWorkflows() {
+  const std::string root = Absolute(options_.data_dir);
+  BASIN_ASSIGN_OR_RETURN(auto functions, LoadLocalFunctions(root + "/functions.json"));
+  auto services = [this, functions = std::move(functions)] {
+    WorkflowServices s;
+    s.run_pipeline = [this](const std::string& name) -> Result<etl::RunReport> {
+      const etl::PipelineSpec* spec = pipelines_.Find(name);
+      if (spec == nullptr) {
+        return Status(ErrorCode::kPipelineNotFound, "no pipeline named '" + name + "'");
+      }
+      std::lock_guard batch_lock(batch_mu_);
+      return RunPipelineWhenReady(*catalog_, *pipeline_runner_, *spec);
+    };
+    s.run_query = [this](const std::string& sql) { return query_engine_->Execute(sql); };
+    s.sweep_landing = [this] { return SweepLanding(); };
+    s.flush_loaders = [this]() -> Status { return FlushLoaders(30'000).status(); };
+    s.functions = functions;
+    s.buckets = [this]() -> Result<storage::BucketStore*> { return bucket_store_.get(); };
+    return s;
+  };
+  workflow::ExecutionServiceOptions options;
+  options.catalog = catalog_.get();
+  options.clock = &SystemClock::Instance();
+  options.make_task_runner = [services] { return std::make_unique<BasinTaskRunner>(services()); };
+  options.check_resources = [services](const workflow::StateMachine& machine) {
+    return BasinTaskRunner(services()).CheckResources(machine);
+  };
+  options.resource_is_idempotent = IsIdempotentResource;
+  options.max_running_executions = options_.max_running_executions;
+  options.lock_path = root + "/workflows.lock";
+  BASIN_ASSIGN_OR_RETURN(workflows_, workflow::ExecutionService::Open(std::move(options)));
+
+  BASIN_ASSIGN_OR_RETURN(workflow::WorkflowSet set, workflow::LoadWorkflowSet(root + "/workflows"));
+  for (const auto& [name, expression] : options_.schedule_overrides) {
+    auto it = std::find_if(set.schedules.begin(), set.schedules.end(),
+                           [&](const workflow::ScheduleRecord& s) { return s.name == name; });
+    if (it == set.schedules.end()) {
+      return Status(ErrorCode::kInvalidArgument, "--schedule: no schedule named '" + name + "'");
+    }
+    it->enabled = expression != "off";
+    if (it->enabled) it->expression = expression;
+  }
+  BASIN_RETURN_IF_ERROR(workflow::InstallWorkflowSet(*workflows_, set));
+  if (options_.run_schedules) workflows_->StartScheduler();
+  return Status::Ok();
 }
 
 Status Platform::StartLoaderLocked(const std::string& stream) {
@@ -238,12 +288,12 @@ Result<std::vector<std::pair<std::string, uint64_t>>> Platform::FlushLoaders(int
   return flushed;
 }
 
-void Platform::SweepLanding() {
+Status Platform::SweepLanding() {
   std::lock_guard batch_lock(batch_mu_);
   auto results = landing_sweep_->SweepOnce();
   if (!results.ok()) {
     BASIN_LOG(Warn, "batch") << "landing sweep: " << results.status().ToString();
-    return;
+    return results.status();
   }
   // The loader logs each load; what did not load is said here.
   for (const ingest::SweepResult& r : *results) {
@@ -252,45 +302,7 @@ void Platform::SweepLanding() {
       BASIN_LOG(Warn, "batch") << "landing file " << r.path << ": " << r.status.ToString();
     }
   }
-}
-
-void Platform::RunPipelines() {
-  std::lock_guard batch_lock(batch_mu_);
-  for (const etl::PipelineSpec& spec : pipelines_.pipelines) {
-    // A shutdown waits for the run in progress (it commits or leaves nothing), not for the rest.
-    if (stopping_) break;
-    if (!etl::MissingSources(*catalog_, spec).empty()) continue;  // waits for its sources
-    // The runner logs each run's summary line, failures included.
-    (void)pipeline_runner_->Run(spec);
-  }
-}
-
-void Platform::RunBatchSchedule() {
-  const int64_t sweep_every = options_.landing_sweep_interval_ms;
-  const int64_t run_every = options_.pipeline_interval_ms;
-  if (sweep_every <= 0 && run_every <= 0) return;
-  using Clock = std::chrono::steady_clock;
-  auto next_sweep = Clock::now() + std::chrono::milliseconds(sweep_every);
-  auto next_run = Clock::now() + std::chrono::milliseconds(run_every);
-  std::unique_lock lock(retention_mu_);
-  while (!shut_down_) {
-    auto next = Clock::time_point::max();
-    if (sweep_every > 0) next = std::min(next, next_sweep);
-    if (run_every > 0) next = std::min(next, next_run);
-    retention_cv_.wait_until(lock, next, [&] { return shut_down_; });
-    if (shut_down_) break;
-    lock.unlock();
-    const auto now = Clock::now();
-    if (sweep_every > 0 && now >= next_sweep) {
-      SweepLanding();
-      next_sweep = Clock::now() + std::chrono::milliseconds(sweep_every);
-    }
-    if (run_every > 0 && now >= next_run) {
-      RunPipelines();
-      next_run = Clock::now() + std::chrono::milliseconds(run_every);
-    }
-    lock.lock();
-  }
+  return Status::Ok();
 }
 
 void Platform::RunRetention() {
@@ -320,11 +332,12 @@ void Platform::Shutdown() {
     std::lock_guard lock(retention_mu_);
     if (shut_down_) return;
     shut_down_ = true;
-    stopping_ = true;
   }
   retention_cv_.notify_all();
   if (retention_thread_.joinable()) retention_thread_.join();
-  if (batch_thread_.joinable()) batch_thread_.join();
+  // Before the loaders and the log: running executions may be flushing or loading. Each stops at
+  // its next state and resumes from its checkpoint on the next start.
+  if (workflows_) workflows_->Shutdown();
   if (compactor_) compactor_->Stop();
   std::vector<std::shared_ptr<ingest::Loader>> loaders;
   {

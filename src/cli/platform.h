@@ -41,6 +41,9 @@ class MetricsRegistry;
 namespace basin::query {
 class QueryEngine;
 }
+namespace basin::workflow {
+class ExecutionService;
+}
 
 namespace basin::cli {
 
@@ -54,10 +57,12 @@ struct PlatformOptions {
   int64_t query_timeout_ms = 30'000;
   std::string query_memory_limit = "1GB";
   uint64_t max_request_bytes = 10ULL << 20;
-  // Batch: how often lake/landing/<table>/ is swept, and how often the pipelines run (all of
-  // them, in dependency order, each over what is new). 0 turns the schedule off.
-  int64_t landing_sweep_interval_ms = 3'600'000;
-  int64_t pipeline_interval_ms = 3'600'000;
+  // Workflows: Basin's own (workflows/*.asl.json in the binary, overlaid by
+  // <data_dir>/workflows/) run on their schedules (workflows/schedules.json) when this is set.
+  bool run_schedules = true;
+  // Schedule name -> expression replacing the file's ("rate(1 minute)"), or "off" to disable it.
+  std::map<std::string, std::string> schedule_overrides;
+  int64_t max_running_executions = 64;
   uint64_t max_batch_file_bytes = 1ULL << 30;
   uint64_t max_object_bytes = 5ULL << 30;
 };
@@ -66,7 +71,8 @@ struct PlatformOptions {
 // engine, the ingestor, the loader of every stream (clickstream into raw.clickstream, any other
 // stream into raw.<name> as records; streams made later get theirs through StartStreamLoader),
 // the compactor, the batch loader and its landing sweep, object ingest, the S3 bucket store,
-// and the ETL pipelines on their schedule.
+// the ETL pipelines, and the workflow engine (state machines, executions, schedules) that runs
+// Basin's own hourly batch and clickstream refreshes as ASL workflows.
 // The data directory layout (docs/architecture.md): basin.db, log/, lake/, buckets/. Opening it
 // creates what is missing, including the default `clickstream` stream and its tables.
 // `basin serve` puts the HTTP API and the AWS endpoint on top.
@@ -109,10 +115,13 @@ class Platform {
   const etl::PipelineSet& pipelines() const { return pipelines_; }
   std::string landing_root() const { return lake_root() + "/landing"; }
 
-  // One pass of the batch schedule now: the landing sweep, then every pipeline whose sources
-  // exist, in dependency order. What the scheduler thread does on its intervals.
-  void SweepLanding();
-  void RunPipelines();
+  // State machines, executions and schedules (the Step Functions API and `basin workflow`).
+  workflow::ExecutionService& workflows() { return *workflows_; }
+
+  // Loads every settled file under lake/landing/ once (arn:basin:states:::landing:sweep and
+  // POST /v1/admin/landing-sweep). Files that fail are logged and moved aside; the Status is the
+  // sweep's own failure. One sweep or pipeline run of a workflow at a time.
+  Status SweepLanding();
   const PlatformOptions& options() const { return options_; }
   std::string lake_root() const;
 
@@ -126,8 +135,9 @@ class Platform {
   // Deletes log segments past retention that each stream's loader has committed, every
   // retention_interval_ms, until Shutdown(). A stream without a loader keeps every segment.
   void RunRetention();
-  // The batch schedule (landing sweep, pipelines) until Shutdown().
-  void RunBatchSchedule();
+  // Opens the workflow engine over everything else, installs the workflow set and starts the
+  // scheduler (last: resumed executions may use any of the above).
+  Status OpenWorkflows();
 
   PlatformOptions options_;
   std::unique_ptr<observe::MetricsRegistry> metrics_;
@@ -147,13 +157,12 @@ class Platform {
   std::unique_ptr<storage::BucketStore> bucket_store_;
   etl::PipelineSet pipelines_;
   std::unique_ptr<etl::PipelineRunner> pipeline_runner_;
-  std::mutex batch_mu_;  // one sweep or pipeline pass at a time
-  std::thread batch_thread_;
+  std::unique_ptr<workflow::ExecutionService> workflows_;
+  std::mutex batch_mu_;  // one landing sweep or workflow pipeline run at a time
   std::thread retention_thread_;
   std::mutex retention_mu_;
   std::condition_variable retention_cv_;
-  bool shut_down_ = false;             // guarded by retention_mu_
-  std::atomic<bool> stopping_{false};  // read between pipelines, without the lock
+  bool shut_down_ = false;  // guarded by retention_mu_
 };
 
 // What a command that writes the lake without a server needs (`basin ingest`, `basin pipeline

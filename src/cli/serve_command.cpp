@@ -35,15 +35,16 @@ struct ServeOptions {
   bool demo = false;
   int shutdown_grace_s = 10;
   uint64_t max_upload_bytes = 256ULL << 20;
-  // The demo runs the batch schedule faster than the hourly default, unless told otherwise.
-  bool sweep_interval_given = false;
-  bool pipeline_interval_given = false;
+  // Workflow schedule overrides; the demo runs Basin's refreshes every minute unless told.
+  std::vector<std::string> schedules;  // --schedule NAME=EXPRESSION|off
+  bool no_schedules = false;
   // appIds the Clickstream SDK collector (POST /collect) takes events for.
   std::vector<std::string> clickstream_apps;
 };
 
-constexpr int64_t kDemoSweepIntervalMs = 15'000;
-constexpr int64_t kDemoPipelineIntervalMs = 60'000;
+// The demo refreshes the lake every minute (EventBridge's finest rate) instead of hourly.
+constexpr const char* kDemoSchedules[] = {"basin-batch-hourly", "basin-clickstream-refresh"};
+constexpr char kDemoScheduleExpression[] = "rate(1 minute)";
 // The appId the demo registers for the Clickstream SDK collector (a page using the AWS
 // Clickstream Web SDK can send to the demo with it).
 constexpr char kDemoClickstreamAppId[] = "basin-demo-shop";
@@ -92,10 +93,21 @@ int RunServe(ServeOptions& opts) {
     BASIN_LOG(Warn, "serve") << "--no-fsync: acknowledgements do NOT mean durable (baseline only)";
   }
 
-  if (opts.demo) {
-    if (!opts.sweep_interval_given) opts.platform.landing_sweep_interval_ms = kDemoSweepIntervalMs;
-    if (!opts.pipeline_interval_given) opts.platform.pipeline_interval_ms = kDemoPipelineIntervalMs;
+  for (const std::string& schedule : opts.schedules) {
+    const size_t eq = schedule.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::fprintf(stderr, "basin serve: --schedule wants NAME=EXPRESSION or NAME=off, got '%s'\n",
+                   schedule.c_str());
+      return 2;
+    }
+    opts.platform.schedule_overrides[schedule.substr(0, eq)] = schedule.substr(eq + 1);
   }
+  if (opts.demo) {
+    for (const char* name : kDemoSchedules) {
+      opts.platform.schedule_overrides.emplace(name, kDemoScheduleExpression);
+    }
+  }
+  opts.platform.run_schedules = !opts.no_schedules;
   auto platform = Platform::Open(opts.platform);
   if (!platform.ok()) {
     BASIN_LOG(Error, "serve") << "cannot open " << opts.platform.data_dir << ": "
@@ -121,7 +133,7 @@ int RunServe(ServeOptions& opts) {
   batch_context.object_ingestor = &p.object_ingestor();
   batch_context.pipeline_runner = &p.pipeline_runner();
   batch_context.pipelines = &p.pipelines();
-  batch_context.sweep_landing = [&p] { p.SweepLanding(); };
+  batch_context.sweep_landing = [&p] { (void)p.SweepLanding(); };
   batch_context.upload_dir = opts.platform.data_dir + "/tmp/uploads";
   auto batch_api = std::make_unique<api::BatchApi>(batch_context);
   batch_api->AddRoutes(router);
@@ -273,14 +285,11 @@ CommandRunner AddServeCommand(CLI::App& app) {
   sub->add_option("--max-upload-bytes", opts->max_upload_bytes,
                   "Largest batch file or object accepted by upload (bigger: landing folder or CLI)")
       ->capture_default_str();
-  sub->add_option("--landing-sweep-interval-ms", opts->platform.landing_sweep_interval_ms,
-                  "How often lake/landing/<table>/ is loaded (0: never; --demo: 15 s)")
-      ->each([opts](const std::string&) { opts->sweep_interval_given = true; })
-      ->capture_default_str();
-  sub->add_option("--pipeline-interval-ms", opts->platform.pipeline_interval_ms,
-                  "How often the ETL pipelines run (0: never; --demo: 60 s)")
-      ->each([opts](const std::string&) { opts->pipeline_interval_given = true; })
-      ->capture_default_str();
+  sub->add_option("--schedule", opts->schedules,
+                  "Replace a workflow schedule's expression: NAME=rate(5 minutes), NAME=cron(...), "
+                  "or NAME=off (repeatable; --demo: every minute)");
+  sub->add_flag("--no-schedules", opts->no_schedules,
+                "Run no workflow on a schedule (they still run when started)");
   sub->add_option("--shutdown-grace-s", opts->shutdown_grace_s,
                   "How long in-flight requests may take to finish on SIGTERM")
       ->capture_default_str();

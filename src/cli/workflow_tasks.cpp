@@ -7,6 +7,7 @@
 #include "base/subprocess.h"
 #include "base/time_format.h"
 #include "etl/pipeline_runner.h"
+#include "etl/pipeline_set.h"
 #include "query/duck_db.h"
 
 namespace basin::cli {
@@ -90,6 +91,21 @@ Result<std::map<std::string, LocalFunction, std::less<>>> LoadLocalFunctions(
   return functions;
 }
 
+Result<etl::RunReport> RunPipelineWhenReady(const catalog::Catalog& catalog,
+                                            etl::PipelineRunner& runner,
+                                            const etl::PipelineSpec& spec) {
+  std::vector<catalog::TableRef> missing = etl::MissingSources(catalog, spec);
+  if (!missing.empty()) {
+    std::string names;
+    for (const catalog::TableRef& ref : missing) {
+      names += (names.empty() ? "" : ", ") + ref.Qualified();
+    }
+    return Status(ErrorCode::kTableNotFound,
+                  "pipeline " + spec.name + " waits for its source tables: " + names);
+  }
+  return runner.Run(spec);
+}
+
 std::string BasinTaskRunner::Unsupported(std::string_view resource) const {
   auto missing = [&](const auto& service, std::string_view what) {
     return service ? std::string() : std::string(what) + " cannot run here";
@@ -127,6 +143,13 @@ std::vector<workflow::ValidationError> BasinTaskRunner::CheckResources(
               errors.push_back({pointer + "/Resource", "'" + state.resource + "': " + why});
             }
           }
+          if (state.item_reader) {
+            const std::string& resource = state.item_reader->resource;
+            std::string why = UnsupportedItemReader(resource);
+            if (!why.empty()) {
+              errors.push_back({pointer + "/ItemReader/Resource", "'" + resource + "': " + why});
+            }
+          }
           for (size_t b = 0; b < state.branches.size(); ++b) {
             walk(*state.branches[b], pointer + "/Branches/" + std::to_string(b));
           }
@@ -138,6 +161,7 @@ std::vector<workflow::ValidationError> BasinTaskRunner::CheckResources(
 }
 
 Outcome<JsonValue> BasinTaskRunner::Run(const workflow::TaskRequest& request) {
+  if (request.item_reader) return ReadItems(request);
   const std::string_view resource = request.resource;
   if (std::string why = Unsupported(resource); !why.empty()) {
     return StateError{workflow::kErrRuntime, "'" + request.resource + "': " + why};
@@ -172,6 +196,9 @@ Outcome<JsonValue> BasinTaskRunner::RunGlueJob(const workflow::TaskRequest& requ
   if (!report.ok()) {
     if (report.status().code() == ErrorCode::kPipelineNotFound) {
       return StateError{"Glue.EntityNotFoundException", report.status().message()};
+    }
+    if (report.status().code() == ErrorCode::kTableNotFound) {
+      return StateError{"Basin.SourcesNotReady", report.status().message()};
     }
     return StateError{workflow::kErrTaskFailed, report.status().ToString()};
   }

@@ -321,6 +321,21 @@ def kill_all_started_servers() -> None:
         s.kill_quietly()
 
 
+def wait_for_port_file(path: str, timeout: float = 30) -> int:
+    """The port a server wrote to a port file (e.g. --aws-port-file), once it is there."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path, encoding="ascii") as f:
+                text = f.read().strip()
+            if text:
+                return int(text)
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    raise HarnessError(f"{path} was not written within {timeout} s")
+
+
 class BasinServer:
     """One `basin serve` process on a data dir, restartable on the same dir.
 

@@ -23,7 +23,7 @@ import basin_harness as h  # noqa: E402
 from basin_harness import check  # noqa: E402
 
 AWS_CLI = "/usr/bin/aws"
-SERVE_ARGS = ["--pipeline-interval-ms", "0", "--landing-sweep-interval-ms", "0"]
+SERVE_ARGS = ["--no-schedules"]
 CLI_TIMEOUT_S = 60
 
 
@@ -35,20 +35,6 @@ def create_key(basin, data_dir, user):
     check(len(parts) == 2 and parts[0].startswith("AKIA") and len(parts[0]) == 20
           and len(parts[1]) == 40, f"basin keys create printed {out.stdout!r}")
     return parts[0], parts[1]
-
-
-def wait_for_file(path, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(path, encoding="ascii") as f:
-                text = f.read().strip()
-            if text:
-                return int(text)
-        except FileNotFoundError:
-            pass
-        time.sleep(0.05)
-    raise h.HarnessError(f"{path} was not written within {timeout} s")
 
 
 class Cli:
@@ -267,7 +253,7 @@ def body(args, ws):
     server = ws.server(args.basin, extra_args=SERVE_ARGS + ["--aws-port", "0", "--aws-port-file",
                                                             aws_port_file])
     server.start()
-    endpoint = f"http://127.0.0.1:{wait_for_file(aws_port_file)}"
+    endpoint = f"http://127.0.0.1:{h.wait_for_port_file(aws_port_file)}"
 
     cli = Cli(ws.root, endpoint, key_id, secret)
     cli_part(cli, args.basin, ws)

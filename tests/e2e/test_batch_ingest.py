@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import basin_harness as h  # noqa: E402
 from basin_harness import check  # noqa: E402
 
-SERVE_ARGS = ["--pipeline-interval-ms", "0", "--landing-sweep-interval-ms", "0"]
+SERVE_ARGS = ["--no-schedules"]
 ONE_MIB = 1 << 20
 
 

@@ -266,7 +266,7 @@ def body(args, ws):
         with open(config, "w") as f:
             f.write("[serve]\n" f'clickstream-app = ["{APP_ID}", "e2e-second-app"]\n')
         server = ws.server(args.basin, extra_args=[
-            "--config", config, "--pipeline-interval-ms", "0", "--landing-sweep-interval-ms", "0",
+            "--config", config, "--no-schedules",
             "--loader-interval-ms", "200"])
         server.start()
         page_origin = f"http://{h.LOCALHOST}:{web.server_address[1]}"

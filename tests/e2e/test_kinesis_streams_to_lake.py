@@ -23,9 +23,9 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import basin_harness as h  # noqa: E402
 from basin_harness import check  # noqa: E402
-from test_aws_kinesis import Cli, create_key, wait_for_file  # noqa: E402
+from test_aws_kinesis import Cli, create_key  # noqa: E402
 
-SERVE_ARGS = ["--pipeline-interval-ms", "0", "--landing-sweep-interval-ms", "0"]
+SERVE_ARGS = ["--no-schedules"]
 STREAM = "orders-feed"
 TABLE = "raw.orders_feed"
 
@@ -58,7 +58,7 @@ def start(args, ws, server, aws_port_file):
     except FileNotFoundError:
         pass
     server.start()
-    return f"http://127.0.0.1:{wait_for_file(aws_port_file)}"
+    return f"http://127.0.0.1:{h.wait_for_port_file(aws_port_file)}"
 
 
 def body(args, ws):

@@ -20,7 +20,7 @@ from basin_harness import check  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHOP = os.path.join(REPO, "tests", "data", "ecommerce")
-SERVE_ARGS = ["--pipeline-interval-ms", "0", "--landing-sweep-interval-ms", "0"]
+SERVE_ARGS = ["--no-schedules"]
 
 # Tables whose full contents must not change when nothing new arrived.
 COMPARED_TABLES = ["processed.orders", "processed.order_items", "processed.products",

@@ -29,7 +29,7 @@ from basin_harness import check  # noqa: E402
 AWS_CLI = "/usr/bin/aws"
 S3CMD = "/usr/bin/s3cmd"
 RCLONE = "/usr/bin/rclone"
-SERVE_ARGS = ["--pipeline-interval-ms", "0", "--landing-sweep-interval-ms", "0"]
+SERVE_ARGS = ["--no-schedules"]
 TOOL_TIMEOUT_S = 120
 MIB = 1 << 20
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -42,20 +42,6 @@ def create_key(basin, data_dir, user):
     parts = out.stdout.split()
     check(len(parts) == 2, f"basin keys create printed {out.stdout!r}")
     return parts[0], parts[1]
-
-
-def wait_for_file(path, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(path, encoding="ascii") as f:
-                text = f.read().strip()
-            if text:
-                return int(text)
-        except FileNotFoundError:
-            pass
-        time.sleep(0.05)
-    raise h.HarnessError(f"{path} was not written within {timeout} s")
 
 
 def run(cmd, env, what):
@@ -440,7 +426,7 @@ def body(args, ws):
     server = ws.server(args.basin, extra_args=SERVE_ARGS + ["--aws-port", "0", "--aws-port-file",
                                                             aws_port_file])
     server.start()
-    port = wait_for_file(aws_port_file)
+    port = h.wait_for_port_file(aws_port_file)
     endpoint = f"http://127.0.0.1:{port}"
     cli = Cli(ws.root, endpoint, key_id, secret)
     s3 = boto_client(endpoint, key_id, secret)
