@@ -15,6 +15,7 @@
 #include "observe/metrics.h"
 #include "query/query_engine.h"
 #include "query/result_format.h"
+#include "workflow/execution_service.h"
 
 namespace basin::api {
 
@@ -82,6 +83,52 @@ Result<std::pair<std::string, query::QueryLimits>> ParseQueryBody(const std::str
 }
 
 }  // namespace
+
+// GET /v1/workflows: what the status page shows of the workflows. The full API is Step
+// Functions' on the AWS endpoint; this is a summary for people.
+Result<std::string> WorkflowSummaryJson(workflow::ExecutionService& service) {
+  auto optional_time = [](JsonWriter& w, const char* key, std::optional<int64_t> us) {
+    w.Key(key);
+    if (us) {
+      w.String(FormatIso8601Millis(*us));
+    } else {
+      w.Null();
+    }
+  };
+  BASIN_ASSIGN_OR_RETURN(auto machines, service.ListStateMachines());
+  BASIN_ASSIGN_OR_RETURN(auto schedules, service.ListSchedules());
+  JsonWriter w;
+  w.BeginObject().Key("state_machines").BeginArray();
+  for (const workflow::StateMachineRecord& m : machines) {
+    w.BeginObject().Key("name").String(m.name).Key("arn").String(m.arn);
+    BASIN_ASSIGN_OR_RETURN(auto latest, service.ListExecutions(m.arn, std::nullopt, 1));
+    BASIN_ASSIGN_OR_RETURN(auto running,
+                           service.ListExecutions(m.arn, workflow::ExecutionState::kRunning));
+    w.Key("running").Uint(running.size()).Key("latest_execution");
+    if (latest.empty()) {
+      w.Null();
+    } else {
+      const workflow::ExecutionRecord& e = latest.front();
+      w.BeginObject().Key("name").String(e.name).Key("arn").String(e.arn);
+      w.Key("status").String(workflow::ExecutionStateName(e.state));
+      optional_time(w, "start_time", e.start_micros);
+      optional_time(w, "stop_time", e.stop_micros);
+      w.Key("error").String(e.error).Key("cause").String(e.cause).EndObject();
+    }
+    w.EndObject();
+  }
+  w.EndArray().Key("schedules").BeginArray();
+  for (const workflow::ScheduleRecord& s : schedules) {
+    w.BeginObject().Key("name").String(s.name).Key("expression").String(s.expression);
+    w.Key("timezone").String(s.timezone).Key("state_machine_arn").String(s.state_machine_arn);
+    w.Key("enabled").Bool(s.enabled);
+    optional_time(w, "last_run", s.last_run_micros);
+    optional_time(w, "next_run", s.next_run_micros);
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  return w.Take();
+}
 
 NativeApi::NativeApi(NativeApiContext context)
     : context_(std::move(context)),
@@ -219,6 +266,20 @@ void NativeApi::AddRoutes(Router& router) {
                 WriteSchema(w, snapshot->schema);
                 w.EndObject();
                 respond(JsonResponse(w.Take()));
+              }});
+
+  router.Add({"GET", "/v1/workflows", "states:ListStateMachines", "arn:basin:workflow:::*",
+              [ctx, work](HttpRequest&, Responder respond) {
+                if (ctx->workflows == nullptr) {
+                  return respond(ErrorResponse(
+                      Status(ErrorCode::kNotFound, "no workflow service on this server")));
+                }
+                // Reads the catalog: off the I/O thread.
+                work->Post([ctx, respond] {
+                  auto json = WorkflowSummaryJson(*ctx->workflows);
+                  respond(json.ok() ? JsonResponse(std::move(json).value())
+                                    : ErrorResponse(json.status()));
+                });
               }});
 
   router.Add({"POST", "/v1/admin/flush", "basin:Flush", "arn:basin:stream:::*",

@@ -26,6 +26,9 @@ class MetricsRegistry;
 namespace basin::query {
 class QueryEngine;
 }
+namespace basin::workflow {
+class ExecutionService;
+}
 
 namespace basin::api {
 
@@ -44,6 +47,8 @@ struct NativeApiContext {
   std::function<Result<std::vector<std::pair<std::string, uint64_t>>>(int64_t timeout_ms)>
       flush_loaders;
   observe::MetricsRegistry* metrics = nullptr;
+  // GET /v1/workflows (state machines with their latest execution, schedules); null: 404.
+  workflow::ExecutionService* workflows = nullptr;
   int blocking_threads = 2;  // threads for queries and flushes (never the I/O threads)
   int64_t flush_timeout_ms = 30'000;
 };

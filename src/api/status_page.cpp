@@ -42,6 +42,7 @@ std::string_view StatusPageHtml() {
   </section>
   <section><h2>Events by type, last 15 minutes</h2><table id="types"></table></section>
   <section><h2>Streams</h2><table id="streams"></table></section>
+  <section class="wide"><h2>Workflows</h2><table id="workflows"><tr><td class="sub">no workflow yet</td></tr></table></section>
   <section class="wide"><h2>Pipelines, latest run</h2><table id="pipelines"><tr><td class="sub">no run yet</td></tr></table></section>
   <section class="wide"><h2>Batch files, latest loads</h2><table id="loads"><tr><td class="sub">no file yet</td></tr></table></section>
   <section><h2>Tables</h2><table id="tables"></table></section>
@@ -80,6 +81,33 @@ async function refresh() {
     document.getElementById('updated').innerHTML = '<span class="err">' + esc(e.message) + '</span>';
   }
   await refreshBatch();
+  await refreshWorkflows();
+}
+// Basin's own refreshes and any user workflow: the latest execution of each, and its schedule.
+async function refreshWorkflows() {
+  const el = document.getElementById('workflows');
+  try {
+    const r = await fetch('/v1/workflows');
+    if (!r.ok) return;
+    const wf = await r.json();
+    if (!wf.state_machines.length) return;
+    const hhmm = t => t ? t.substring(11, 19) : '–';
+    const bySm = {};
+    for (const s of wf.schedules) (bySm[s.state_machine_arn] = bySm[s.state_machine_arn] || []).push(s);
+    el.innerHTML = '<tr><th>state machine</th><th>schedule</th><th>latest execution</th><th>status</th><th>started (UTC)</th><th>next run (UTC)</th></tr>' +
+      wf.state_machines.map(m => {
+        const sched = (bySm[m.arn] || []).filter(s => s.enabled);
+        const e = m.latest_execution;
+        const st = e ? e.status : '–';
+        const cls = st === 'FAILED' || st === 'TIMED_OUT' || st === 'ABORTED' ? 'err' : '';
+        return `<tr><td>${esc(m.name)}</td><td>${esc(sched.map(s => s.expression).join(', ') || 'not scheduled')}</td>` +
+          `<td class="sub">${esc(e ? e.name : '–')}</td><td class="${cls}" title="${esc(e ? e.error + ' ' + e.cause : '')}">${esc(st)}` +
+          `${m.running > 0 ? ' (' + m.running + ' running)' : ''}</td><td>${esc(hhmm(e && e.start_time))}</td>` +
+          `<td>${esc(hhmm(sched.map(s => s.next_run).filter(Boolean).sort()[0]))}</td></tr>`;
+      }).join('');
+  } catch (e) {
+    el.innerHTML = '<tr><td class="err">' + esc(e.message) + '</td></tr>';
+  }
 }
 // The ops tables appear with the first pipeline run and the first batch file.
 async function refreshBatch() {

@@ -340,8 +340,10 @@ class Catalog {
   Status InsertExecution(const ExecutionRow& row, int64_t max_running);
   Result<std::optional<ExecutionRow>> FindExecution(std::string_view arn) const;
   // Newest first (start time, then insertion). An empty machine ARN lists every machine's.
+  // `limit` > 0 keeps the newest `limit` only.
   Result<std::vector<ExecutionRow>> ListExecutions(std::string_view state_machine_arn,
-                                                   std::optional<std::string> status = {}) const;
+                                                   std::optional<std::string> status = {},
+                                                   int64_t limit = 0) const;
   // Appends events, sets the checkpoint and closes the execution, in one transaction. Returns
   // whether `end` was applied (false when there was none or the execution had ended already).
   // NotFound if the execution does not exist.

@@ -278,15 +278,17 @@ Result<std::optional<ExecutionRow>> Catalog::FindExecution(std::string_view arn)
 }
 
 Result<std::vector<ExecutionRow>> Catalog::ListExecutions(std::string_view state_machine_arn,
-                                                          std::optional<std::string> status) const {
+                                                          std::optional<std::string> status,
+                                                          int64_t limit) const {
   Connection& c = connection();
   std::lock_guard lock(c.mu);
   BASIN_ASSIGN_OR_RETURN(
       auto s, c.Prepare(std::string(kSelectExecutionColumns) +
                         "WHERE (?1 = '' OR state_machine_arn = ?1) AND (?2 IS NULL OR status = ?2) "
-                        "ORDER BY start_micros DESC, rowid DESC"));
+                        "ORDER BY start_micros DESC, rowid DESC LIMIT ?3"));
   s->Bind(1, state_machine_arn);
   BindOptional(*s, 2, status);
+  s->Bind(3, limit > 0 ? limit : int64_t{-1});  // SQLite: a negative LIMIT is none
   return ReadAll<ExecutionRow>(*s, ExecutionFromRow);
 }
 

@@ -125,6 +125,7 @@ int RunServe(ServeOptions& opts) {
   context.ingestor = &p.ingestor();
   context.flush_loaders = [&p](int64_t timeout_ms) { return p.FlushLoaders(timeout_ms); };
   context.metrics = &p.metrics();
+  context.workflows = &p.workflows();
   context.blocking_threads = opts.platform.query_pool_size + 1;
   auto native_api = std::make_unique<api::NativeApi>(context);
   native_api->AddRoutes(router);

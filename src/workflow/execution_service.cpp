@@ -817,11 +817,12 @@ Result<ExecutionRecord> ExecutionService::DescribeExecution(std::string_view arn
 }
 
 Result<std::vector<ExecutionRecord>> ExecutionService::ListExecutions(
-    std::string_view state_machine_arn, std::optional<ExecutionState> state) const {
+    std::string_view state_machine_arn, std::optional<ExecutionState> state, int64_t limit) const {
   BASIN_RETURN_IF_ERROR(impl_->MachineRow(state_machine_arn).status());
   std::optional<std::string> status;
   if (state) status = std::string(ExecutionStateName(*state));
-  BASIN_ASSIGN_OR_RETURN(auto rows, impl_->catalog->ListExecutions(state_machine_arn, status));
+  BASIN_ASSIGN_OR_RETURN(auto rows,
+                         impl_->catalog->ListExecutions(state_machine_arn, status, limit));
   std::vector<ExecutionRecord> out;
   for (const auto& row : rows) out.push_back(ExecutionRecordOf(row));
   return out;
@@ -924,8 +925,16 @@ Status ExecutionService::PutSchedule(ScheduleRecord schedule) {
 
 Result<std::vector<ScheduleRecord>> ExecutionService::ListSchedules() const {
   BASIN_ASSIGN_OR_RETURN(auto rows, impl_->catalog->ListSchedules());
+  const int64_t now = impl_->clock->NowMicros();
   std::vector<ScheduleRecord> out;
-  for (const auto& row : rows) out.push_back(ScheduleRecordOf(row));
+  for (const auto& row : rows) {
+    out.push_back(ScheduleRecordOf(row));
+    Result<Schedule> schedule = ParseSchedule(row.expression, row.timezone);
+    if (row.enabled && schedule.ok()) {
+      schedule->set_start_us(row.created_micros);  // as the scheduler anchors it
+      out.back().next_run_micros = schedule->NextAfter(now);
+    }
+  }
   return out;
 }
 

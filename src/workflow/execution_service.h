@@ -63,6 +63,8 @@ struct ScheduleRecord {
   bool enabled = true;            // State ENABLED / DISABLED
   MissedRunPolicy missed_runs = MissedRunPolicy::kRunOnce;
   std::optional<int64_t> last_run_micros;  // the last fire time that was started (persisted)
+  // Filled by ListSchedules: the next fire time after now (none when disabled or past an at()).
+  std::optional<int64_t> next_run_micros;
 };
 
 struct ExecutionServiceOptions {
@@ -134,9 +136,10 @@ class ExecutionService {
   Result<ExecutionRecord> StartExecution(std::string_view state_machine_arn, std::string_view name,
                                          std::string_view input);
   Result<ExecutionRecord> DescribeExecution(std::string_view arn) const;
-  // Newest first. `state` filters when given.
-  Result<std::vector<ExecutionRecord>> ListExecutions(
-      std::string_view state_machine_arn, std::optional<ExecutionState> state = {}) const;
+  // Newest first. `state` filters when given; `limit` > 0 keeps the newest `limit` only.
+  Result<std::vector<ExecutionRecord>> ListExecutions(std::string_view state_machine_arn,
+                                                      std::optional<ExecutionState> state = {},
+                                                      int64_t limit = 0) const;
   // Every event of the execution so far, in id order.
   Result<std::vector<HistoryEvent>> GetExecutionHistory(std::string_view arn) const;
   // Requests the stop and returns at once; the record says ABORTED as soon as this returns (the

@@ -226,6 +226,11 @@ TEST_F(WorkflowRecordsTest, ListExecutionsNewestFirstAndByStatus) {
   ASSERT_EQ(failed->size(), 1u);
   EXPECT_EQ((*failed)[0].error, "E");
   EXPECT_EQ(catalog_->ListExecutions("", "RUNNING")->size(), 3u);  // every machine
+  auto newest = catalog_->ListExecutions(kMachineArn, std::nullopt, 2);
+  ASSERT_TRUE(newest.ok());
+  ASSERT_EQ(newest->size(), 2u);
+  EXPECT_EQ((*newest)[0].name, "b");
+  EXPECT_EQ((*newest)[1].name, "c");
 }
 
 TEST_F(WorkflowRecordsTest, DeletingAMachineNeedsNoRunningExecutionsAndTakesItsExecutions) {
