@@ -321,6 +321,34 @@ def kill_all_started_servers() -> None:
         s.kill_quietly()
 
 
+def create_access_key(basin: str, data_dir: str, user: str) -> tuple[str, str]:
+    """`basin keys create`: a new SigV4 key (id, secret) of the AWS endpoint for `user`."""
+    out = subprocess.run([basin, "keys", "create", "--data-dir", data_dir, "--user", user],
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    if out.returncode != 0:
+        raise HarnessError(f"basin keys create failed: {out.stderr}")
+    parts = out.stdout.split()
+    if not (len(parts) == 2 and parts[0].startswith("AKIA") and len(parts[0]) == 20
+            and len(parts[1]) == 40):
+        raise HarnessError(f"basin keys create printed {out.stdout!r}")
+    return parts[0], parts[1]
+
+
+def aws_cli_env(root: str, key_id: str, secret: str) -> dict:
+    """The environment for the aws CLI v2 with its own HOME under `root` (no user config),
+    these credentials, us-east-1, no retries and no pager."""
+    home = os.path.join(root, "aws-home")
+    os.makedirs(home, exist_ok=True)
+    return {
+        "PATH": "/usr/bin:/bin", "HOME": home,
+        "AWS_CONFIG_FILE": os.path.join(home, "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": os.path.join(home, "credentials"),
+        "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_MAX_ATTEMPTS": "1", "AWS_PAGER": "",
+    }
+
+
 def wait_for_port_file(path: str, timeout: float = 30) -> int:
     """The port a server wrote to a port file (e.g. --aws-port-file), once it is there."""
     deadline = time.monotonic() + timeout

@@ -27,14 +27,6 @@ SERVE_ARGS = ["--no-schedules"]
 CLI_TIMEOUT_S = 60
 
 
-def create_key(basin, data_dir, user):
-    out = subprocess.run([basin, "keys", "create", "--data-dir", data_dir, "--user", user],
-                         capture_output=True, text=True, timeout=60)
-    check(out.returncode == 0, f"basin keys create failed: {out.stderr}")
-    parts = out.stdout.split()
-    check(len(parts) == 2 and parts[0].startswith("AKIA") and len(parts[0]) == 20
-          and len(parts[1]) == 40, f"basin keys create printed {out.stdout!r}")
-    return parts[0], parts[1]
 
 
 class Cli:
@@ -42,20 +34,7 @@ class Cli:
 
     def __init__(self, root, endpoint, key_id, secret):
         self.endpoint = endpoint
-        home = os.path.join(root, "aws-home")
-        os.makedirs(home, exist_ok=True)
-        self.env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": home,
-            "AWS_CONFIG_FILE": os.path.join(home, "config"),
-            "AWS_SHARED_CREDENTIALS_FILE": os.path.join(home, "credentials"),
-            "AWS_ACCESS_KEY_ID": key_id,
-            "AWS_SECRET_ACCESS_KEY": secret,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_MAX_ATTEMPTS": "1",
-            "AWS_PAGER": "",
-        }
+        self.env = h.aws_cli_env(root, key_id, secret)
 
     def run(self, *args, secret=None, key_id=None):
         env = dict(self.env)
@@ -248,7 +227,7 @@ def errors_part(cli, endpoint, key_id, secret):
 
 
 def body(args, ws):
-    key_id, secret = create_key(args.basin, ws.data_dir, "alice")
+    key_id, secret = h.create_access_key(args.basin, ws.data_dir, "alice")
     aws_port_file = os.path.join(ws.root, "aws-port")
     server = ws.server(args.basin, extra_args=SERVE_ARGS + ["--aws-port", "0", "--aws-port-file",
                                                             aws_port_file])
@@ -259,7 +238,7 @@ def body(args, ws):
     cli_part(cli, args.basin, ws)
 
     # A key created while the server runs works at once (the endpoint looks keys up).
-    key2, secret2 = create_key(args.basin, ws.data_dir, "bob")
+    key2, secret2 = h.create_access_key(args.basin, ws.data_dir, "bob")
     client = boto_client(endpoint, key2, secret2)
     boto_part(client)
     clickstream_part(client, server)

@@ -23,7 +23,7 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import basin_harness as h  # noqa: E402
 from basin_harness import check  # noqa: E402
-from test_aws_kinesis import Cli, create_key  # noqa: E402
+from test_aws_kinesis import Cli  # noqa: E402
 
 SERVE_ARGS = ["--no-schedules"]
 STREAM = "orders-feed"
@@ -62,7 +62,7 @@ def start(args, ws, server, aws_port_file):
 
 
 def body(args, ws):
-    key_id, secret = create_key(args.basin, ws.data_dir, "alice")
+    key_id, secret = h.create_access_key(args.basin, ws.data_dir, "alice")
     aws_port_file = os.path.join(ws.root, "aws-port")
     server = ws.server(args.basin, extra_args=SERVE_ARGS + ["--aws-port", "0", "--aws-port-file",
                                                             aws_port_file])

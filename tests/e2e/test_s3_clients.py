@@ -35,13 +35,6 @@ MIB = 1 << 20
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
-def create_key(basin, data_dir, user):
-    out = subprocess.run([basin, "keys", "create", "--data-dir", data_dir, "--user", user],
-                         capture_output=True, text=True, timeout=60)
-    check(out.returncode == 0, f"basin keys create failed: {out.stderr}")
-    parts = out.stdout.split()
-    check(len(parts) == 2, f"basin keys create printed {out.stdout!r}")
-    return parts[0], parts[1]
 
 
 def run(cmd, env, what):
@@ -91,16 +84,7 @@ class Cli:
 
     def __init__(self, root, endpoint, key_id, secret):
         self.endpoint = endpoint
-        home = os.path.join(root, "aws-home")
-        os.makedirs(home, exist_ok=True)
-        self.env = {
-            "PATH": "/usr/bin:/bin", "HOME": home,
-            "AWS_CONFIG_FILE": os.path.join(home, "config"),
-            "AWS_SHARED_CREDENTIALS_FILE": os.path.join(home, "credentials"),
-            "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret,
-            "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_MAX_ATTEMPTS": "1", "AWS_PAGER": "",
-        }
+        self.env = h.aws_cli_env(root, key_id, secret)
 
     def __call__(self, *args):
         return run([AWS_CLI, "--endpoint-url", self.endpoint, "--output", "json", *args],
@@ -421,7 +405,7 @@ def raw_part(raw, s3, ws):
 
 def body(args, ws):
     rng = random.Random(4)
-    key_id, secret = create_key(args.basin, ws.data_dir, "alice")
+    key_id, secret = h.create_access_key(args.basin, ws.data_dir, "alice")
     aws_port_file = os.path.join(ws.root, "aws-port")
     server = ws.server(args.basin, extra_args=SERVE_ARGS + ["--aws-port", "0", "--aws-port-file",
                                                             aws_port_file])

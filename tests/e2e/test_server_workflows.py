@@ -72,9 +72,7 @@ def wait_for(what, predicate, timeout=120):
 
 def aws_process(server, service, *argv):
     """Runs `aws <service> ...` against the server's AWS endpoint, JSON out."""
-    env = dict(os.environ, AWS_ACCESS_KEY_ID=server.key_id, AWS_SECRET_ACCESS_KEY=server.secret,
-               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", AWS_CONFIG_FILE="/dev/null",
-               AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+    env = h.aws_cli_env(server.work_dir, server.key_id, server.secret)
     return subprocess.run([AWS, "--endpoint-url", f"http://127.0.0.1:{server.aws_port}",
                            "--output", "json", service, *argv], env=env,
                           capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
@@ -183,9 +181,7 @@ def check_item_readers(ws, server):
 
 
 def body(args, ws):
-    proc = subprocess.run([args.basin, "keys", "create", "--data-dir", ws.data_dir, "--user",
-                           "e2e"], capture_output=True, timeout=60, check=True)
-    key_id, secret = proc.stdout.decode().split()[:2]
+    key_id, secret = h.create_access_key(args.basin, ws.data_dir, "e2e")
 
     # Round 1: day-one files land before the server starts; the schedule fires 4 s after start.
     land(ws, "orders", os.path.join(SHOP, "orders_day1.csv"))
@@ -218,6 +214,18 @@ def body(args, ws):
           f"dim_products {dim_products}, dim_customers {dim_customers}")
     leftover = os.listdir(os.path.join(ws.data_dir, "lake", "landing", "orders"))
     check(leftover == [], f"the sweep must load and remove the landing files: {leftover}")
+
+    # The status page's summary: the latest execution and the schedules with their next run.
+    summary = server.request("GET", "/v1/workflows").json()
+    batch = [m for m in summary["state_machines"] if m["name"] == MACHINE]
+    check(len(batch) == 1 and batch[0]["latest_execution"]["status"] == "SUCCEEDED"
+          and batch[0]["latest_execution"]["name"] == execs[0]["name"]
+          and batch[0]["running"] == 0, f"GET /v1/workflows: {summary}")
+    schedules = {s["name"]: s for s in summary["schedules"]}
+    check(schedules[MACHINE]["expression"].startswith("at(") and schedules[MACHINE]["enabled"]
+          and schedules[MACHINE]["next_run"] is None
+          and not schedules["basin-clickstream-refresh"]["enabled"],
+          f"GET /v1/workflows schedules: {summary['schedules']}")
 
     history = aws_states(ws, server, "get-execution-history", "--execution-arn",
                          execs[0]["executionArn"])["events"]

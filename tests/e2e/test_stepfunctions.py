@@ -66,13 +66,6 @@ LONG_WAIT = {
 }
 
 
-def create_key(basin, data_dir, user):
-    out = subprocess.run([basin, "keys", "create", "--data-dir", data_dir, "--user", user],
-                         capture_output=True, text=True, timeout=60)
-    check(out.returncode == 0, f"basin keys create failed: {out.stderr}")
-    parts = out.stdout.split()
-    check(len(parts) == 2, f"basin keys create printed {out.stdout!r}")
-    return parts[0], parts[1]
 
 
 class Cli:
@@ -80,20 +73,7 @@ class Cli:
 
     def __init__(self, root, endpoint, key_id, secret):
         self.endpoint = endpoint
-        home = os.path.join(root, "aws-home")
-        os.makedirs(home, exist_ok=True)
-        self.env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": home,
-            "AWS_CONFIG_FILE": os.path.join(home, "config"),
-            "AWS_SHARED_CREDENTIALS_FILE": os.path.join(home, "credentials"),
-            "AWS_ACCESS_KEY_ID": key_id,
-            "AWS_SECRET_ACCESS_KEY": secret,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_MAX_ATTEMPTS": "1",
-            "AWS_PAGER": "",
-        }
+        self.env = h.aws_cli_env(root, key_id, secret)
 
     def run(self, *args):
         return subprocess.run([AWS_CLI, "--endpoint-url", self.endpoint, "--output", "json",
@@ -345,7 +325,7 @@ def local_part(args, ws, expected_orders, first_execution):
 
 
 def body(args, ws):
-    key_id, secret = create_key(args.basin, ws.data_dir, "alice")
+    key_id, secret = h.create_access_key(args.basin, ws.data_dir, "alice")
     proc = subprocess.run([args.basin, "ingest", os.path.join(SHOP, "orders_day1.csv"),
                            "--table", "raw.orders", "--data-dir", ws.data_dir],
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=180)
