@@ -1,7 +1,6 @@
 #include "catalog/catalog.h"
 
 #include <openssl/rand.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -652,7 +651,6 @@ class ColumnsJsonReader {
 
 // ---- SQLite plumbing (catalog_internal.h) -----------------------------------------------------
 
-using internal::SqliteStatus;
 using internal::Statement;
 
 constexpr const char* kSelectTableColumns =
@@ -849,7 +847,7 @@ struct Catalog::Impl : internal::Connection {
       s->Bind(1, ref.zone).Bind(2, ref.name).Bind(3, location).Bind(4, now);
       BASIN_RETURN_IF_ERROR(s->Run());
     }
-    const int64_t id = sqlite3_last_insert_rowid(db);
+    const int64_t id = LastInsertRowId();
     BASIN_RETURN_IF_ERROR(InsertSchemaVersion(id, 1, schema, now));
     TableInfo info;
     info.id = id;
@@ -894,7 +892,7 @@ struct Catalog::Impl : internal::Connection {
           .Bind(6, ChangeKindName(kind));
       BASIN_RETURN_IF_ERROR(s->Run());
     }
-    const int64_t snapshot_id = sqlite3_last_insert_rowid(db);
+    const int64_t snapshot_id = LastInsertRowId();
     BASIN_ASSIGN_OR_RETURN(auto s,
                            Prepare("UPDATE tables SET current_snapshot_id = ?1 WHERE id = ?2"));
     s->Bind(1, snapshot_id).Bind(2, table.id);
@@ -1032,7 +1030,7 @@ struct Catalog::Impl : internal::Connection {
       }
       if (current > kLatestVersion) {
         return Error(ErrorCode::kUnavailable,
-                     "catalog " + path + " has schema version " + std::to_string(current) +
+                     "catalog " + path() + " has schema version " + std::to_string(current) +
                          ", newer than this build knows (" + std::to_string(kLatestVersion) + ")");
       }
       for (int64_t v = current + 1; v <= kLatestVersion; ++v) {
@@ -1056,26 +1054,12 @@ internal::Connection& Catalog::connection() const { return *impl_; }
 Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& db_path, Clock* clock) {
   auto impl = std::make_unique<Impl>();
   impl->clock = clock;
-  impl->path = db_path;
   const std::filesystem::path parent = std::filesystem::path(db_path).parent_path();
   if (!parent.empty()) BASIN_RETURN_IF_ERROR(CreateDirectories(parent.string()));
 
-  int rc =
-      sqlite3_open_v2(db_path.c_str(), &impl->db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) return SqliteStatus(rc, impl->db, "open catalog " + db_path);
-  sqlite3_extended_result_codes(impl->db, 1);
-  sqlite3_busy_timeout(impl->db, kBusyTimeoutMs);
-
-  // journal_mode answers with the mode it ended up in: a file system without shared memory
-  // silently stays in rollback mode, which would break concurrent readers.
-  {
-    BASIN_ASSIGN_OR_RETURN(auto s, impl->Prepare("PRAGMA journal_mode = WAL"));
-    BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row || Lower(s->Text(0)) != "wal") {
-      return Error(ErrorCode::kIoError, "catalog " + db_path + " cannot use WAL mode");
-    }
-  }
+  BASIN_RETURN_IF_ERROR(impl->Open(db_path, kBusyTimeoutMs));
+  // WAL: `basin sql` reads while `basin serve` writes.
+  BASIN_RETURN_IF_ERROR(impl->EnableWal());
   // FULL: a commit acknowledges a load, so it must survive power loss, not just a crash.
   BASIN_RETURN_IF_ERROR(impl->Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"));
   BASIN_RETURN_IF_ERROR(impl->Migrate());
@@ -1285,7 +1269,7 @@ Result<CommitResult> Catalog::Commit(CommitRequest request) {
                                             "VALUES (?1, ?2) ON CONFLICT DO NOTHING"));
       s->Bind(1, key).Bind(2, now);
       BASIN_RETURN_IF_ERROR(s->Run());
-      if (sqlite3_changes(impl_->db) == 0) {
+      if (impl_->Changes() == 0) {
         return Error(ErrorCode::kAlreadyExists, "commit " + key + " happened before");
       }
     }
@@ -1443,7 +1427,7 @@ Result<AccessKey> Catalog::CreateAccessKey(std::string_view user_name) {
     if (inserted.code() != ErrorCode::kConflict) break;
   }
   BASIN_RETURN_IF_ERROR(inserted);
-  BASIN_RETURN_IF_ERROR(RestrictToOwner(impl_->path));
+  BASIN_RETURN_IF_ERROR(RestrictToOwner(impl_->path()));
   return key;
 }
 
@@ -1478,7 +1462,7 @@ Status Catalog::SetAccessKeyActive(std::string_view access_key_id, bool active) 
         auto s, impl_->Prepare("UPDATE access_keys SET status = ?2 WHERE access_key_id = ?1"));
     s->Bind(1, access_key_id).Bind(2, std::string_view(active ? "active" : "inactive"));
     BASIN_RETURN_IF_ERROR(s->Run());
-    if (sqlite3_changes(impl_->db) == 0) {
+    if (impl_->Changes() == 0) {
       return Error(ErrorCode::kNotFound,
                    "access key " + std::string(access_key_id) + " does not exist");
     }
@@ -1493,7 +1477,7 @@ Status Catalog::DeleteAccessKey(std::string_view access_key_id) {
                            impl_->Prepare("DELETE FROM access_keys WHERE access_key_id = ?1"));
     s->Bind(1, access_key_id);
     BASIN_RETURN_IF_ERROR(s->Run());
-    if (sqlite3_changes(impl_->db) == 0) {
+    if (impl_->Changes() == 0) {
       return Error(ErrorCode::kNotFound,
                    "access key " + std::string(access_key_id) + " does not exist");
     }

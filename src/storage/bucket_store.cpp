@@ -191,12 +191,12 @@ bool IsZoneName(std::string_view bucket) {
 std::string Quote(std::string_view hex) { return "\"" + std::string(hex) + "\""; }
 
 void BindAttributes(Statement& s, int first, const ObjectAttributes& a) {
-  s.BindText(first, a.content_type)
-      .BindText(first + 1, a.content_encoding)
-      .BindText(first + 2, a.cache_control)
-      .BindText(first + 3, a.content_disposition)
-      .BindText(first + 4, a.content_language)
-      .BindText(first + 5, a.expires)
+  s.Bind(first, a.content_type)
+      .Bind(first + 1, a.content_encoding)
+      .Bind(first + 2, a.cache_control)
+      .Bind(first + 3, a.content_disposition)
+      .Bind(first + 4, a.content_language)
+      .Bind(first + 5, a.expires)
       .BindBlob(first + 6, EncodeMap(a.user_metadata))
       .BindBlob(first + 7, EncodeMap(a.checksums));
 }
@@ -308,7 +308,7 @@ struct BucketStore::Impl {
 
   Result<bool> BucketExistsLocked(std::string_view bucket) const {
     BASIN_ASSIGN_OR_RETURN(auto s, db->Prepare("SELECT 1 FROM buckets WHERE name = ?1"));
-    s->BindText(1, bucket);
+    s->Bind(1, bucket);
     return s->Step();
   }
 
@@ -328,7 +328,7 @@ struct BucketStore::Impl {
   Result<std::optional<ObjectInfo>> FindObjectLocked(std::string_view bucket,
                                                      std::string_view key) const {
     BASIN_ASSIGN_OR_RETURN(auto s, db->Prepare(kSelectObject));
-    s->BindText(1, bucket).BindBlob(2, key);
+    s->Bind(1, bucket).BindBlob(2, key);
     BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) return std::optional<ObjectInfo>();
     return std::optional<ObjectInfo>(ReadObject(*s, bucket));
@@ -336,7 +336,7 @@ struct BucketStore::Impl {
 
   Result<bool> BlobReferencedLocked(std::string_view sha256) const {
     BASIN_ASSIGN_OR_RETURN(auto s, db->Prepare("SELECT 1 FROM objects WHERE sha256 = ?1 LIMIT 1"));
-    s->BindText(1, sha256);
+    s->Bind(1, sha256);
     return s->Step();
   }
 
@@ -348,7 +348,7 @@ struct BucketStore::Impl {
     if (referenced) return Status::Ok();
     BASIN_ASSIGN_OR_RETURN(auto s,
                            db->Prepare("INSERT OR IGNORE INTO blob_gc (sha256) VALUES (?1)"));
-    s->BindText(1, sha256);
+    s->Bind(1, sha256);
     return s->Run();
   }
 
@@ -392,7 +392,7 @@ struct BucketStore::Impl {
       }
       auto del = db->Prepare("DELETE FROM blob_gc WHERE sha256 = ?1");
       if (del.ok()) {
-        (*del)->BindText(1, sha);
+        (*del)->Bind(1, sha);
         Status s = (*del)->Run();
         if (!s.ok()) BASIN_LOG(Warn, "storage") << "blob_gc: " << s.ToString();
       }
@@ -411,11 +411,11 @@ struct BucketStore::Impl {
     BASIN_ASSIGN_OR_RETURN(std::optional<ObjectInfo> old, FindObjectLocked(info.bucket, info.key));
     {
       BASIN_ASSIGN_OR_RETURN(auto s, db->Prepare(kUpsertObject));
-      s->BindText(1, info.bucket)
+      s->Bind(1, info.bucket)
           .BindBlob(2, info.key)
-          .BindText(3, info.sha256)
+          .Bind(3, info.sha256)
           .Bind(4, static_cast<int64_t>(info.size))
-          .BindText(5, info.etag)
+          .Bind(5, info.etag)
           .Bind(6, info.parts_count)
           .Bind(7, info.last_modified_us);
       BindAttributes(*s, 8, AttributesOf(info));
@@ -527,10 +527,7 @@ struct BucketStore::Impl {
     BASIN_ASSIGN_OR_RETURN(
         auto s, db->Prepare("INSERT OR REPLACE INTO zone_etags (path, size, mtime_ns, etag) "
                             "VALUES (?1, ?2, ?3, ?4)"));
-    s->BindBlob(1, cache_key)
-        .Bind(2, static_cast<int64_t>(size))
-        .Bind(3, mtime_ns)
-        .BindText(4, etag);
+    s->BindBlob(1, cache_key).Bind(2, static_cast<int64_t>(size)).Bind(3, mtime_ns).Bind(4, etag);
     Status cached = s->Run();
     if (!cached.ok()) BASIN_LOG(Warn, "storage") << "zone etag cache: " << cached.ToString();
     return etag;
@@ -561,7 +558,7 @@ struct BucketStore::Impl {
                                      std::string_view upload_id) const {
     if (!IsUploadId(upload_id)) return NoSuchUpload(upload_id);
     BASIN_ASSIGN_OR_RETURN(auto s, db->Prepare(kSelectUpload));
-    s->BindText(1, upload_id);
+    s->Bind(1, upload_id);
     BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) return NoSuchUpload(upload_id);
     UploadRow upload;
@@ -578,7 +575,7 @@ struct BucketStore::Impl {
         auto s, db->Prepare("SELECT part_number, file, size, md5, last_modified_us, checksums "
                             "FROM parts WHERE upload_id = ?1 AND part_number > ?2 "
                             "ORDER BY part_number LIMIT ?3"));
-    s->BindText(1, upload_id).Bind(2, after).Bind(3, limit);
+    s->Bind(1, upload_id).Bind(2, after).Bind(3, limit);
     std::vector<PartRow> parts;
     for (;;) {
       BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
@@ -598,11 +595,11 @@ struct BucketStore::Impl {
   Status DeleteUploadLocked(std::string_view upload_id) {
     {
       BASIN_ASSIGN_OR_RETURN(auto s, db->Prepare("DELETE FROM parts WHERE upload_id = ?1"));
-      s->BindText(1, upload_id);
+      s->Bind(1, upload_id);
       BASIN_RETURN_IF_ERROR(s->Run());
     }
     BASIN_ASSIGN_OR_RETURN(auto s, db->Prepare("DELETE FROM uploads WHERE upload_id = ?1"));
-    s->BindText(1, upload_id);
+    s->Bind(1, upload_id);
     return s->Run();
   }
 
@@ -681,7 +678,7 @@ class StoredKeyCursor final : public KeyCursor {
   Result<bool> Seek(std::string_view lower) override {
     stmt_.reset();
     BASIN_ASSIGN_OR_RETURN(stmt_, db_.Prepare(kSeekObjects));
-    stmt_->BindText(1, bucket_).BindBlob(2, lower);
+    stmt_->Bind(1, bucket_).BindBlob(2, lower);
     return Next();
   }
   Result<bool> Next() override {
@@ -762,7 +759,7 @@ Result<std::unique_ptr<BucketStore>> BucketStore::Open(BucketStoreOptions option
     BASIN_ASSIGN_OR_RETURN(
         auto s,
         impl->db->Prepare("INSERT OR IGNORE INTO buckets (name, created_us) VALUES (?1, ?2)"));
-    s->BindText(1, kLandingBucket).Bind(2, impl->Now());
+    s->Bind(1, kLandingBucket).Bind(2, impl->Now());
     return s->Run();
   }));
   BASIN_RETURN_IF_ERROR(impl->Recover());
@@ -835,7 +832,7 @@ Result<BucketInfo> BucketStore::GetBucket(std::string_view bucket) const {
   std::lock_guard lock(impl_->mu);
   BASIN_ASSIGN_OR_RETURN(
       auto s, impl_->db->Prepare("SELECT name, created_us FROM buckets WHERE name = ?1"));
-  s->BindText(1, bucket);
+  s->Bind(1, bucket);
   BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
   if (!row) return NoSuchBucket(bucket);
   return BucketInfo{s->Text(0), s->Int(1), false};
@@ -864,7 +861,7 @@ Status BucketStore::CreateBucket(std::string_view bucket) {
     }
     BASIN_ASSIGN_OR_RETURN(
         auto s, impl_->db->Prepare("INSERT INTO buckets (name, created_us) VALUES (?1, ?2)"));
-    s->BindText(1, bucket).Bind(2, impl_->Now());
+    s->Bind(1, bucket).Bind(2, impl_->Now());
     return s->Run();
   });
 }
@@ -881,7 +878,7 @@ Status BucketStore::DeleteBucket(std::string_view bucket) {
       {
         BASIN_ASSIGN_OR_RETURN(
             auto s, impl_->db->Prepare("SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1"));
-        s->BindText(1, bucket);
+        s->Bind(1, bucket);
         BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
         if (row) {
           return S3Error(ErrorCode::kConflict, "BucketNotEmpty",
@@ -892,7 +889,7 @@ Status BucketStore::DeleteBucket(std::string_view bucket) {
       {
         BASIN_ASSIGN_OR_RETURN(
             auto s, impl_->db->Prepare("SELECT upload_id FROM uploads WHERE bucket = ?1"));
-        s->BindText(1, bucket);
+        s->Bind(1, bucket);
         for (;;) {
           BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
           if (!row) break;
@@ -901,7 +898,7 @@ Status BucketStore::DeleteBucket(std::string_view bucket) {
       }
       for (const std::string& id : aborted) BASIN_RETURN_IF_ERROR(impl_->DeleteUploadLocked(id));
       BASIN_ASSIGN_OR_RETURN(auto s, impl_->db->Prepare("DELETE FROM buckets WHERE name = ?1"));
-      s->BindText(1, bucket);
+      s->Bind(1, bucket);
       return s->Run();
     }));
   }
@@ -967,7 +964,7 @@ Status BucketStore::DeleteObject(std::string_view bucket, std::string_view key) 
         if (!old) return Status::Ok();
         BASIN_ASSIGN_OR_RETURN(
             auto s, impl_->db->Prepare("DELETE FROM objects WHERE bucket = ?1 AND key = ?2"));
-        s->BindText(1, bucket).BindBlob(2, key);
+        s->Bind(1, bucket).BindBlob(2, key);
         BASIN_RETURN_IF_ERROR(s->Run());
         return impl_->NoteBlobDroppedLocked(old->sha256);
       },
@@ -1069,10 +1066,7 @@ Result<MultipartUpload> BucketStore::CreateMultipartUpload(std::string_view buck
       [&]() -> Status {
         BASIN_RETURN_IF_ERROR(impl_->CheckStoredBucketLocked(bucket));
         BASIN_ASSIGN_OR_RETURN(auto s, impl_->db->Prepare(kInsertUpload));
-        s->BindText(1, upload.upload_id)
-            .BindText(2, bucket)
-            .BindBlob(3, key)
-            .Bind(4, upload.initiated_us);
+        s->Bind(1, upload.upload_id).Bind(2, bucket).BindBlob(3, key).Bind(4, upload.initiated_us);
         BindAttributes(*s, 5, attributes);
         return s->Run();
       },
@@ -1138,7 +1132,7 @@ Result<PartInfo> BucketStore::UploadPart(std::string_view bucket, std::string_vi
           BASIN_ASSIGN_OR_RETURN(
               auto s, impl_->db->Prepare(
                           "SELECT file FROM parts WHERE upload_id = ?1 AND part_number = ?2"));
-          s->BindText(1, upload_id).Bind(2, part_number);
+          s->Bind(1, upload_id).Bind(2, part_number);
           BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
           if (row) replaced_file = s->Text(0);
         }
@@ -1147,11 +1141,11 @@ Result<PartInfo> BucketStore::UploadPart(std::string_view bucket, std::string_vi
             impl_->db->Prepare("INSERT OR REPLACE INTO parts (upload_id, part_number, file, "
                                "size, md5, last_modified_us, checksums) VALUES (?1, ?2, ?3, "
                                "?4, ?5, ?6, ?7)"));
-        s->BindText(1, upload_id)
+        s->Bind(1, upload_id)
             .Bind(2, part_number)
-            .BindText(3, name)
+            .Bind(3, name)
             .Bind(4, static_cast<int64_t>(part.size))
-            .BindText(5, md5)
+            .Bind(5, md5)
             .Bind(6, part.last_modified_us)
             .BindBlob(7, EncodeMap(checksums));
         return s->Run();
@@ -1302,7 +1296,7 @@ Result<std::vector<MultipartUpload>> BucketStore::ListMultipartUploads(
   BASIN_ASSIGN_OR_RETURN(
       auto s, impl_->db->Prepare("SELECT upload_id, key, initiated_us FROM uploads WHERE bucket = "
                                  "?1 AND key >= ?2 ORDER BY key, initiated_us"));
-  s->BindText(1, bucket).BindBlob(2, prefix);
+  s->Bind(1, bucket).BindBlob(2, prefix);
   for (;;) {
     BASIN_ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) break;
