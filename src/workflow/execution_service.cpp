@@ -523,6 +523,7 @@ struct ExecutionService::Impl {
       io.role_arn = (*machine)->role_arn;
     }
     io.observer = &observer;
+    io.keep_history = false;  // the observer writes every event to the catalog
 
     Interpreter interpreter(launch.machine, io);
     ExecutionResult result =

@@ -194,8 +194,8 @@ class Execution {
     e.type = std::move(type);
     e.details_key = std::move(key);
     e.details = std::move(details);
-    history_.push_back(std::move(e));
-    if (options_.observer != nullptr) options_.observer->OnEvent(history_.back());
+    if (options_.observer != nullptr) options_.observer->OnEvent(e);
+    if (options_.keep_history) history_.push_back(std::move(e));
   }
 
   // Asks the observer whether the execution should stop; when so, aborts it. True = stop now.

@@ -131,6 +131,9 @@ struct InterpreterOptions {
   std::string execution_arn;
   std::string state_machine_arn;
   ExecutionObserver* observer = nullptr;  // optional
+  // Keep every event in ExecutionResult::history. A caller whose observer persists the events
+  // turns it off: a long execution's history would otherwise stay in memory while it runs.
+  bool keep_history = true;
 };
 
 // Runs a parsed state machine (JSONPath and JSONata states) to completion on the calling thread.

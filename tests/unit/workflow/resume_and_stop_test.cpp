@@ -113,6 +113,24 @@ TEST(ExecutionObserver, SeesEveryEventAndTopLevelCheckpoints) {
   }
 }
 
+// With an observer that keeps the events, the interpreter need not: the result then holds none,
+// while the observer saw exactly what a run that keeps them returns.
+TEST(ExecutionObserver, KeepHistoryOffLeavesTheEventsToTheObserver) {
+  Harness keeping, streaming;
+  const JsonValue input = ParseJson(R"({"n":1})").value();
+  ExecutionResult kept = Interpreter(Machine(kMachine), keeping.Options()).Execute(input);
+  InterpreterOptions o = streaming.Options();
+  o.keep_history = false;
+  ExecutionResult streamed = Interpreter(Machine(kMachine), o).Execute(input);
+  ASSERT_EQ(streamed.status, ExecutionStatus::kSucceeded);
+  EXPECT_EQ(streamed.output, kept.output);
+  EXPECT_TRUE(streamed.history.empty());
+  ASSERT_EQ(streaming.observer.events.size(), kept.history.size());
+  for (size_t i = 0; i < kept.history.size(); ++i) {
+    EXPECT_EQ(streaming.observer.events[i].ToJson(), kept.history[i].ToJson()) << i;
+  }
+}
+
 TEST(InterpreterResume, FromTheSecondCheckpointMatchesTheStraightRun) {
   const JsonValue input = ParseJson(R"({"n":1})").value();
   Harness straight;
