@@ -166,10 +166,22 @@ bool MentionsContext(const JsonValue& v, bool state_level) {
 }
 
 // Fields that belong to one query language only; the other rejects them.
-const std::set<std::string, std::less<>> kJsonPathOnlyFields = {
-    "InputPath",     "OutputPath", "ResultPath",         "Parameters",           "ResultSelector",
-    "Result",        "ItemsPath",  "TimeoutSecondsPath", "HeartbeatSecondsPath", "SecondsPath",
-    "TimestampPath", "ErrorPath",  "CausePath"};
+const std::set<std::string, std::less<>> kJsonPathOnlyFields = {"InputPath",
+                                                                "OutputPath",
+                                                                "ResultPath",
+                                                                "Parameters",
+                                                                "ResultSelector",
+                                                                "Result",
+                                                                "ItemsPath",
+                                                                "TimeoutSecondsPath",
+                                                                "HeartbeatSecondsPath",
+                                                                "SecondsPath",
+                                                                "TimestampPath",
+                                                                "ErrorPath",
+                                                                "CausePath",
+                                                                "MaxConcurrencyPath",
+                                                                "ToleratedFailureCountPath",
+                                                                "ToleratedFailurePercentagePath"};
 const std::set<std::string, std::less<>> kJsonataOnlyFields = {"Arguments", "Output", "Items"};
 
 const std::set<std::string, std::less<>>& AllowedFields(StateType type) {
@@ -232,6 +244,9 @@ const std::set<std::string, std::less<>>& AllowedFields(StateType type) {
         "Catch",
         "ToleratedFailurePercentage",
         "ToleratedFailureCount",
+        "MaxConcurrencyPath",
+        "ToleratedFailurePercentagePath",
+        "ToleratedFailureCountPath",
         "Label",
         "QueryLanguage",
         "Items",
@@ -1037,6 +1052,26 @@ class Parser {
         Add(sp + "/ItemReader", "ItemReader and ItemsPath/Items are mutually exclusive");
       }
       ParseItemReader(*reader, sp + "/ItemReader", s);
+    }
+    // The *Path forms (JSONPath): a reference path into the state input, read when the state runs.
+    for (const char* field :
+         {"MaxConcurrency", "ToleratedFailurePercentage", "ToleratedFailureCount"}) {
+      const std::string path_field = std::string(field) + "Path";
+      if (v.Has(field) && v.Has(path_field)) {
+        Add(sp, std::string(field) + " and " + path_field + " are mutually exclusive");
+      }
+    }
+    if (!jsonata) {
+      if (const JsonValue* t = v.Find("MaxConcurrencyPath")) {
+        s.max_concurrency_path = VarPath(*t, sp + "/MaxConcurrencyPath", true);
+      }
+      if (const JsonValue* t = v.Find("ToleratedFailurePercentagePath")) {
+        s.tolerated_failure_percentage_path =
+            VarPath(*t, sp + "/ToleratedFailurePercentagePath", true);
+      }
+      if (const JsonValue* t = v.Find("ToleratedFailureCountPath")) {
+        s.tolerated_failure_count_path = VarPath(*t, sp + "/ToleratedFailureCountPath", true);
+      }
     }
     if (const JsonValue* x = v.Find("MaxConcurrency")) {
       if (jsonata && IsExpression(*x)) {

@@ -152,6 +152,9 @@ struct State {
   std::optional<int64_t> tolerated_failure_count;
   // JSONata "{% %}" forms of the two tolerances, evaluated when the Map starts.
   std::optional<JsonValue> tolerated_failure_percentage_expr, tolerated_failure_count_expr;
+  // JSONPath MaxConcurrencyPath / ToleratedFailure{Percentage,Count}Path, read when the Map runs.
+  std::optional<DataPath> max_concurrency_path, tolerated_failure_percentage_path,
+      tolerated_failure_count_path;
 };
 
 // A parsed state machine (top level, a Parallel branch or a Map processor). Immutable after

@@ -1137,6 +1137,32 @@ class Execution {
       }
       tolerated_pct = v.AsDouble();
     }
+    // JSONPath *Path forms, read from the state input like TimeoutSecondsPath.
+    auto read_number = [&](const std::optional<DataPath>& path, const char* field, double max,
+                           bool integral) -> Outcome<std::optional<double>> {
+      if (!path) return std::optional<double>();
+      std::optional<JsonValue> v = Resolve(*path, raw, ctx);
+      if (!v || !v->IsNumber() || (integral && !v->IsIntegral()) || v->AsDouble() < 0 ||
+          v->AsDouble() > max) {
+        return MakeError(kErrRuntime, std::string(field) + " '" + path->text + "' must select " +
+                                          (integral ? "an integer" : "a number") + " from 0 to " +
+                                          (max >= 1e18 ? std::string("2^63")
+                                                       : Truncated(JsonValue::Double(max))));
+      }
+      return std::optional<double>(v->AsDouble());
+    };
+    // MaxConcurrency only bounds parallelism, and iterations run one at a time here: checked only.
+    WF_ASSIGN_OR_RAISE(auto max_concurrency,
+                       read_number(s.max_concurrency_path, "MaxConcurrencyPath", 9.2e18, true));
+    (void)max_concurrency;
+    WF_ASSIGN_OR_RAISE(
+        auto count_from_path,
+        read_number(s.tolerated_failure_count_path, "ToleratedFailureCountPath", 9.2e18, true));
+    if (count_from_path) tolerated_count = static_cast<int64_t>(*count_from_path);
+    WF_ASSIGN_OR_RAISE(auto pct_from_path,
+                       read_number(s.tolerated_failure_percentage_path,
+                                   "ToleratedFailurePercentagePath", 100, false));
+    if (pct_from_path) tolerated_pct = *pct_from_path;
     JsonValue results = JsonValue::Array();
     int64_t failures = 0;
     bool tolerant = tolerated_count || tolerated_pct;
