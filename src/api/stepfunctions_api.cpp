@@ -616,7 +616,10 @@ class Operations {
     const std::string context = std::string(*arn) + "|" + std::string(status_filter.value_or(""));
     std::string after;  // the ARN of the last execution of the previous page
     if (token) BASIN_SFN_TRY(ReadToken(*token, 'E', context, &after));
-    auto executions = service_.ListExecutions(*arn, state);
+    // The first page reads one row more than it shows (is there a next page?); a later page
+    // must find where the previous one ended, so it reads the list.
+    const int64_t limit = token ? 0 : static_cast<int64_t>(page) + 1;
+    auto executions = service_.ListExecutions(*arn, state, limit);
     if (!executions.ok()) return FromStatus(executions.status(), MachineNames());
     size_t begin = 0;
     if (token) {
