@@ -941,7 +941,8 @@ TEST_F(EcommerceEndToEndTest, TheChainRunsCleanIncrementallyAndIdempotently) {
                     "WHERE order_id = 'ord-1'"),
             "paid");
   for (const auto& [name, report] : RunAll()) {
-    EXPECT_EQ(report.record.status, RunStatus::kNothingNew) << name << " after the corrected export";
+    EXPECT_EQ(report.record.status, RunStatus::kNothingNew)
+        << name << " after the corrected export";
   }
 }
 

@@ -177,8 +177,8 @@ TEST(WorkflowSet, InstallCreatesUpdatesAndSchedulesAndIsIdempotent) {
 
   // No role given (a default-constructed view, as the API passes for a missing field) keeps the
   // machine's role: an empty text, never SQL NULL.
-  auto same_role = s.UpdateStateMachine(s.StateMachineArn("hello"), updated->definition,
-                                        std::string_view());
+  auto same_role =
+      s.UpdateStateMachine(s.StateMachineArn("hello"), updated->definition, std::string_view());
   ASSERT_TRUE(same_role.ok()) << same_role.status().ToString();
 
   // An invalid definition stops the install and names the workflow and the pointer.
