@@ -192,6 +192,14 @@ Status Platform::OpenWorkflows() {
   options.max_running_executions = options_.max_running_executions;
   options.lock_path = root + "/workflows.lock";
   BASIN_ASSIGN_OR_RETURN(workflows_, workflow::ExecutionService::Open(std::move(options)));
+  if (!workflows_->runs_executions()) {
+    // The server must run the schedules and resume the executions: it does not start as a
+    // bystander of a `basin workflow` command or of another server on the same data directory.
+    return Status(ErrorCode::kUnavailable,
+                  "another process holds " + root +
+                      "/workflows.lock and runs this data directory's workflows (another basin "
+                      "serve, or a basin workflow start that is still waiting): stop it first");
+  }
 
   BASIN_ASSIGN_OR_RETURN(workflow::WorkflowSet set, workflow::LoadWorkflowSet(root + "/workflows"));
   for (const auto& [name, expression] : options_.schedule_overrides) {

@@ -319,6 +319,32 @@ def local_part(args, ws, expected_orders, first_execution):
     failed = basin_workflow(args, ws, "start", "failing", expect=1)
     check(failed["status"] == "FAILED" and failed["error"] == "Nope", f"a failed run: {failed}")
 
+    # A `basin workflow start` that is still waiting holds the data directory's workflows: a
+    # server started meanwhile refuses to start as a bystander (it must run the schedules and
+    # resume executions), and says why.
+    sleeper = write_definition(ws, "sleeper", LONG_WAIT)
+    basin_workflow(args, ws, "create", "sleeper", sleeper)
+    holder = subprocess.Popen([args.basin, "workflow", "start", "sleeper", "--name", "holding",
+                               "--data-dir", ws.data_dir], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            runs = basin_workflow(args, ws, "list", "sleeper")["executions"]
+            if any(e["name"] == "holding" for e in runs):
+                break
+            time.sleep(0.2)
+        refused = subprocess.run([args.basin, "serve", "--data-dir", ws.data_dir, "--port", "0",
+                                  "--aws-port", "0", "--no-schedules"],
+                                 stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                 timeout=60)
+        check(refused.returncode != 0 and "workflows.lock" in refused.stdout + refused.stderr,
+              f"serve beside a running `basin workflow start`: exit {refused.returncode}, "
+              f"{(refused.stdout + refused.stderr)[-600:]}")
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+
     basin_workflow(args, ws, "delete", "local-machine")
     error = basin_workflow(args, ws, "describe", "local-machine", expect=1)
     check(error["__type"] == "StateMachineDoesNotExist", f"after delete: {error}")
