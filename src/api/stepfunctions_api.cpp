@@ -720,7 +720,7 @@ class Operations {
     w.BeginObject();
     w.Key("stateMachineArn").String(machine->arn);
     w.Key("name").String(machine->name);
-    w.Key("definition").String(machine->definition);
+    w.Key("definition").String(e->definition);  // the one it ran with, as on AWS
     w.Key("roleArn").String(machine->role_arn);
     w.Key("updateDate")
         .Raw(EpochSeconds(std::max(machine->update_micros, machine->creation_micros)));

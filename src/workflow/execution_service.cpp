@@ -114,6 +114,7 @@ ExecutionRecord ExecutionRecordOf(const catalog::ExecutionRow& row) {
   r.arn = row.arn;
   r.name = row.name;
   r.state_machine_arn = row.state_machine_arn;
+  r.definition = row.definition;
   r.state = ParseExecutionState(row.status).value_or(ExecutionState::kFailed);
   r.input = row.input;
   r.output = row.output;

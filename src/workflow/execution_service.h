@@ -43,6 +43,7 @@ struct ExecutionRecord {
   std::string arn;
   std::string name;
   std::string state_machine_arn;
+  std::string definition;  // the ASL text it runs with (later updates of the machine do not count)
   ExecutionState state = ExecutionState::kRunning;
   std::string input;                  // JSON text
   std::optional<std::string> output;  // JSON text, when SUCCEEDED

@@ -602,6 +602,14 @@ TEST_F(StepFunctionsApiTest, DescribeStateMachineForExecution) {
   EXPECT_EQ(Str(out, "name"), "orders");
   EXPECT_EQ(Str(out, "definition"), kPassWaitChoice);
   EXPECT_TRUE(Member(out, "updateDate").IsNumber());
+  // After an update the execution still reports the definition it ran with.
+  Ok("UpdateStateMachine",
+     R"({"stateMachineArn":)" + Q(machine) + R"(,"definition":)" + Q(kLambdaTask) + "}");
+  out = Ok("DescribeStateMachineForExecution", R"({"executionArn":)" + Q(arn) + "}");
+  EXPECT_EQ(Str(out, "definition"), kPassWaitChoice);
+  EXPECT_EQ(
+      Str(Ok("DescribeStateMachine", R"({"stateMachineArn":)" + Q(machine) + "}"), "definition"),
+      kLambdaTask);
 }
 
 TEST_F(StepFunctionsApiTest, DeleteStateMachine) {
