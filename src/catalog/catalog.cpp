@@ -18,6 +18,7 @@
 #include "base/file_util.h"
 #include "base/json_writer.h"
 #include "base/logging.h"
+#include "base/utf8.h"
 #include "catalog/catalog_internal.h"
 
 namespace basin::catalog {
@@ -572,23 +573,6 @@ class ColumnsJsonReader {
     } while (Consume(','));
     return Consume('}');
   }
-  static void AppendUtf8(std::string* out, uint32_t cp) {
-    if (cp < 0x80) {
-      out->push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
   bool Hex4(uint32_t* v) {
     if (i_ + 4 > s_.size()) return false;
     *v = 0;
@@ -636,7 +620,7 @@ class ColumnsJsonReader {
             if (!Hex4(&low) || low < 0xDC00 || low > 0xDFFF) return false;
             cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
           }
-          AppendUtf8(out, cp);
+          AppendUtf8(*out, cp);
           break;
         }
         default: return false;

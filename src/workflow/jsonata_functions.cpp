@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "base/json_writer.h"
 #include "base/time_format.h"
 #include "workflow/jsonata_internal.h"
 
@@ -55,30 +56,6 @@ Outcome<bool> CheckStringSize(Evaluator& ev, const CallSite& site, size_t size) 
   return ev.Charge(static_cast<int64_t>(size / 256), site.node);
 }
 
-void QuoteJson(std::string& out, const std::string& s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
-
 // Numbers inside $string's JSON: integers exactly, others after toPrecision(15) (as JSONata).
 std::string FormatJsonNumber(double d) {
   if (std::nearbyint(d) == d && std::fabs(d) < 1e21) {
@@ -108,7 +85,7 @@ bool StringifyTo(std::string& out, const Value& v, int depth, int indent = 0) {
       if (!std::isfinite(v.number)) return false;
       out += FormatJsonNumber(v.number);
       return true;
-    case Value::Kind::kString: QuoteJson(out, v.string); return true;
+    case Value::Kind::kString: AppendJsonString(out, v.string); return true;
     case Value::Kind::kArray: {
       out += '[';
       bool first = true;
@@ -131,7 +108,7 @@ bool StringifyTo(std::string& out, const Value& v, int depth, int indent = 0) {
         if (!first) out += ',';
         first = false;
         Indent(out, indent, depth + 1);
-        QuoteJson(out, v.object->keys[i]);
+        AppendJsonString(out, v.object->keys[i]);
         out += indent > 0 ? ": " : ":";
         if (!StringifyTo(out, v.object->values[i], depth + 1, indent)) return false;
       }

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <utility>
 
+#include "base/utf8.h"
 #include "workflow/jsonata.h"
 #include "workflow/jsonata_internal.h"
 
@@ -49,24 +50,6 @@ constexpr std::string_view kOperatorChars = ".[]{}(),@#;:?+-*/%|=<>^&!~";
 bool IsNameBreak(char c) {
   return kOperatorChars.find(c) != std::string_view::npos || c == ' ' || c == '\t' || c == '\n' ||
          c == '\r' || c == '\v' || c == '\f' || c == '"' || c == '\'' || c == '`';
-}
-
-void AppendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 class Parser {

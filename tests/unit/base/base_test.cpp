@@ -9,6 +9,7 @@
 #include "base/json_writer.h"
 #include "base/status.h"
 #include "base/time_format.h"
+#include "base/utf8.h"
 
 namespace basin {
 namespace {
@@ -88,6 +89,16 @@ TEST(JsonWriter, PlainRunsBetweenEscapesKeepEveryByte) {
   out.clear();
   AppendJsonString(out, std::string(1000, 'x') + "\x7f\x1f");
   EXPECT_EQ(out, "\"" + std::string(1000, 'x') + "\x7f\\u001f\"");
+}
+
+TEST(Utf8, EncodesEachLengthAtItsBoundaries) {
+  std::string out;
+  for (uint32_t cp : {0x00u, 0x7Fu, 0x80u, 0x7FFu, 0x800u, 0xFFFFu, 0x10000u, 0x10FFFFu}) {
+    AppendUtf8(out, cp);
+  }
+  EXPECT_EQ(out, std::string("\x00\x7F\xC2\x80\xDF\xBF\xE0\xA0\x80\xEF\xBF\xBF"
+                             "\xF0\x90\x80\x80\xF4\x8F\xBF\xBF",
+                             20));
 }
 
 TEST(Gzip, RoundTripAndLimits) {
