@@ -114,7 +114,7 @@ def fan_out(reader, processor_state=None):
                 "States": {"Each": processor_state or {"Type": "Pass", "End": True}}}}}}
 
 
-def run_machine(ws, server, name, definition):
+def run_machine(ws, server, name, definition, want="SUCCEEDED"):
     machine = aws_states(ws, server, "create-state-machine", "--name", name, "--definition",
                          json.dumps(definition), "--role-arn",
                          "arn:aws:iam::000000000000:role/e2e")["stateMachineArn"]
@@ -125,8 +125,8 @@ def run_machine(ws, server, name, definition):
         d = aws_states(ws, server, "describe-execution", "--execution-arn", execution)
         return d["status"] != "RUNNING", d
     d = wait_for(f"execution of {name}", ended, timeout=60)
-    check(d["status"] == "SUCCEEDED", f"{name}: {d}")
-    return json.loads(d["output"])
+    check(d["status"] == want, f"{name}: {d}")
+    return json.loads(d["output"]) if want == "SUCCEEDED" else d
 
 
 def check_item_readers(ws, server):
@@ -168,6 +168,25 @@ def check_item_readers(ws, server):
         {"Type": "Pass", "Parameters": {"id.$": "$.product_id"}, "End": True}))
     want = sorted(r[0] for r in h.query_all(server, "SELECT product_id FROM curated.dim_products"))
     check(sorted(p["id"] for p in products) == want, f"table items: {products} vs {want}")
+
+    # Bad input fails the execution with a typed error naming the object and the problem.
+    bad_path = os.path.join(ws.root, "bad.csv")
+    with open(bad_path, "w", encoding="utf-8") as f:
+        f.write("page,visits\n/home,10\n/cart\n")
+    aws(server, "s3api", "put-object", "--bucket", "shop-exports", "--key", "daily/bad.csv",
+        "--body", bad_path)
+    aws(server, "s3api", "put-object", "--bucket", "shop-exports", "--key", "daily/bad.jsonl",
+        "--body", csv_path)  # CSV text is not JSON lines
+    for name, key, input_type, error, cause in [
+            ("ragged-csv", "daily/bad.csv", "CSV", "States.ItemReaderFailed", "row 3 has 1 fields"),
+            ("not-jsonl", "daily/bad.jsonl", "JSONL", "States.ItemReaderFailed", "line 1"),
+            ("missing-key", "daily/none.csv", "CSV", "S3.NoSuchKey", "")]:
+        failed = run_machine(ws, server, name, fan_out({
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": input_type},
+            "Parameters": {"Bucket": "shop-exports", "Key": key}}), want="FAILED")
+        check(failed.get("error") == error and cause in failed.get("cause", ""),
+              f"{name}: expected {error} with {cause!r}: {failed}")
 
     # A reader Basin cannot run is refused when the machine is created, with its pointer.
     proc = aws_process(server, "stepfunctions", "create-state-machine", "--name", "bad-reader",
