@@ -229,7 +229,10 @@ class StepFunctionsTarget {
 // StepFunctionsApi as the server's AWS endpoint.
 class LocalStepFunctions final : public StepFunctionsTarget {
  public:
-  static Result<std::unique_ptr<LocalStepFunctions>> Open(const WorkflowApiOptions& opts) {
+  // `run_executions`: this process may become the data directory's runner (start, stop). The
+  // others only define and read, and never take the runner's lock.
+  static Result<std::unique_ptr<LocalStepFunctions>> Open(const WorkflowApiOptions& opts,
+                                                          bool run_executions) {
     auto local = std::unique_ptr<LocalStepFunctions>(new LocalStepFunctions(opts.data_dir));
     BASIN_ASSIGN_OR_RETURN(Lake * lake, local->lake_.Writable());
     BASIN_ASSIGN_OR_RETURN(
@@ -249,6 +252,7 @@ class LocalStepFunctions final : public StepFunctionsTarget {
     options.resource_is_idempotent = IsIdempotentResource;
     // Beside a running server, the server runs the executions; this process defines and reads.
     options.lock_path = lake->data_dir + "/workflows.lock";
+    options.observe_only = !run_executions;
     BASIN_ASSIGN_OR_RETURN(local->service_, workflow::ExecutionService::Open(std::move(options)));
     local->api_ = std::make_unique<api::StepFunctionsApi>(local->service_.get());
     return local;
@@ -510,7 +514,7 @@ int RunApiCommand(const std::string& command, const WorkflowApiOptions& opts) {
     if (!remote.ok()) return PrintLocalError("ValidationException", remote.status().message());
     target = std::move(remote).value();
   } else {
-    auto opened = LocalStepFunctions::Open(opts);
+    auto opened = LocalStepFunctions::Open(opts, command == "start" || command == "stop");
     if (!opened.ok()) {
       return PrintLocalError("ServiceUnavailable", "cannot open the workflow service of " +
                                                        opts.data_dir + ": " +

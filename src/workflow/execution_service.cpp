@@ -392,6 +392,10 @@ struct ExecutionService::Impl {
 
   // Takes the runner's lock (options.lock_path) if no other process holds it.
   Status TakeRunnerLock() {
+    if (options.observe_only) {
+      runner = false;
+      return Status::Ok();
+    }
     if (options.lock_path.empty()) return Status::Ok();
     lock_fd = open(options.lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock_fd < 0) {

@@ -329,11 +329,15 @@ def local_part(args, ws, expected_orders, first_execution):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        holding = False
+        while not holding and holder.poll() is None and time.monotonic() < deadline:
             runs = basin_workflow(args, ws, "list", "sleeper")["executions"]
-            if any(e["name"] == "holding" for e in runs):
-                break
-            time.sleep(0.2)
+            holding = any(e["name"] == "holding" for e in runs)
+            if not holding:
+                time.sleep(0.2)
+        # `list` never takes the lock, so it cannot make the holder a bystander that exits.
+        check(holding and holder.poll() is None,
+              f"basin workflow start holds the lock: running={holder.poll() is None}")
         refused = subprocess.run([args.basin, "serve", "--data-dir", ws.data_dir, "--port", "0",
                                   "--aws-port", "0", "--no-schedules"],
                                  stdin=subprocess.DEVNULL, capture_output=True, text=True,

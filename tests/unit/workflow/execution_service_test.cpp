@@ -133,6 +133,7 @@ class ExecutionServiceTest : public ::testing::Test {
       return errors;
     };
     options.max_running_executions = max_running_;
+    options.observe_only = observe_only_;
     auto service = ExecutionService::Open(std::move(options));
     ASSERT_TRUE(service.ok()) << service.status().ToString();
     service_ = std::move(service).value();
@@ -190,6 +191,7 @@ class ExecutionServiceTest : public ::testing::Test {
   std::set<std::string, std::less<>> idempotent_{kEcho, kBlock};
   bool use_real_sleeper_ = false;
   int64_t max_running_ = 64;
+  bool observe_only_ = false;
   std::unique_ptr<catalog::Catalog> catalog_;
   std::unique_ptr<ExecutionService> service_;
 };
@@ -480,6 +482,34 @@ TEST_F(ExecutionServiceTest, ShutdownLeavesRunningAndOpenResumesAtTheCheckpoint)
   for (size_t i = 0; i < history.size(); ++i) {
     EXPECT_EQ(history[i].id, static_cast<int64_t>(i + 1));
   }
+}
+
+// `basin workflow list` opens the service to read: it must not resume the executions a stopped
+// server left RUNNING (it would run them only until it exits), nor run anything itself.
+TEST_F(ExecutionServiceTest, AnObserveOnlyServiceNeverResumesOrStarts) {
+  const std::string machine = Create("resumable", kOnceBlockAfter);
+  tasks_.Script(kOnce, {{true, *ParseJson(R"({"once":1})"), "", "", 0}});
+  ExecutionRecord started = Start(machine, "r1");
+  tasks_.WaitEntered(1);
+  ShutdownDuringBlockedTask();
+
+  observe_only_ = true;
+  tasks_.Release(1);
+  Restart();
+  EXPECT_FALSE(service_->runs_executions());
+  EXPECT_EQ(service_->DescribeExecution(started.arn)->state, ExecutionState::kRunning);
+  EXPECT_EQ(service_->DescribeExecution(started.arn)->resume_count, 0);
+  EXPECT_EQ(tasks_.Calls(kBlock), 1);
+  EXPECT_EQ(service_->StartExecution(machine, "r2", "{}").status().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(service_->StopExecution(started.arn, "", "").status().code(), ErrorCode::kUnavailable);
+
+  // The next service that may run executions resumes it.
+  observe_only_ = false;
+  Restart();
+  EXPECT_TRUE(service_->runs_executions());
+  ExecutionRecord done = Wait(started.arn);
+  EXPECT_EQ(done.state, ExecutionState::kSucceeded);
+  EXPECT_EQ(done.resume_count, 1);
 }
 
 TEST_F(ExecutionServiceTest, ResumeOfANonIdempotentTaskInFlightFailsTheExecution) {
