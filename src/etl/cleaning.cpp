@@ -293,6 +293,21 @@ Status AddRule(PlanBuilder& b, const CleaningRule& rule) {
               "", "", "");
       return Status::Ok();
     }
+    case CleaningRuleKind::kCheck: {
+      // A source without the optional column has nothing for the check to look at.
+      if (!rule.if_present.empty() && !b.Find(rule.if_present, rule.path).ok()) return Status::Ok();
+      const std::string failed = "\"__basin_fail\"";
+      // As a SQL CHECK constraint: a row passes unless the condition is false (NULL passes).
+      b.Level({}, "", "", "",
+              {{failed, "coalesce(NOT CAST((" + rule.condition + ") AS BOOLEAN), false)"}});
+      const std::string detail =
+          rule.reason.empty()
+              ? QuoteLiteral("the condition is false")
+              : "coalesce(CAST((" + rule.reason + ") AS VARCHAR), 'the condition is false')";
+      b.Level({}, failed, CleaningRuleName(rule.kind),
+              "concat(" + QuoteLiteral(rule.name + ": ") + ", " + detail + ")");
+      return Status::Ok();
+    }
     case CleaningRuleKind::kUtc: {
       BASIN_ASSIGN_OR_RETURN(size_t i, b.Find(rule.column, rule.path + ".column"));
       const std::string& type = b.column(i).type;
@@ -349,6 +364,15 @@ Status CheckCleaning(query::DuckDb& db, const std::vector<CleaningRule>& rules,
   for (const auto& [path, literal] : plan.literal_checks) {
     Status converts = db.Execute("SELECT " + literal);
     if (!converts.ok()) return Invalid(path, converts.message());
+  }
+  // A check's SQL must stay one expression that only reads (no statement of its own): the first
+  // level that does not pass names its rule.
+  if (!db.CheckReadOnly(plan.sql).ok()) {
+    for (size_t i = 0; i < plan.levels.size() && i < rules.size(); ++i) {
+      Status read_only = db.CheckReadOnly(plan.levels[i]);
+      if (!read_only.ok()) return Invalid(rules[i].path, read_only.message());
+    }
+    BASIN_RETURN_IF_ERROR(db.CheckReadOnly(plan.sql));
   }
   Status whole = db.Execute("SELECT * FROM (" + plan.sql + ") LIMIT 0");
   if (whole.ok()) return whole;

@@ -251,10 +251,24 @@ Result<CleaningRule> ParseCleaningRule(dom::element e, const std::string& path) 
     rule.kind = CleaningRuleKind::kUtc;
     BASIN_RETURN_IF_ERROR(column());
     BASIN_ASSIGN_OR_RETURN(rule.time_zone, r.RequiredString("time_zone"));
+  } else if (kind == "check") {
+    rule.kind = CleaningRuleKind::kCheck;
+    BASIN_ASSIGN_OR_RETURN(rule.name, r.RequiredString("name"));
+    if (!IsSqlName(rule.name)) return Invalid(r.PathOf("name"), "must match [a-z_][a-z0-9_]*");
+    BASIN_ASSIGN_OR_RETURN(rule.condition, r.RequiredString("condition"));
+    BASIN_ASSIGN_OR_RETURN(auto reason, r.OptionalString("reason"));
+    rule.reason = reason.value_or("");
+    BASIN_ASSIGN_OR_RETURN(auto if_present, r.OptionalString("if_present"));
+    rule.if_present = if_present.value_or("");
+    // A row either passes or goes to quarantine: there is no one value to null or default.
+    BASIN_ASSIGN_OR_RETURN(rule.on_failure, PolicyOf(r));
+    if (rule.on_failure != FailurePolicy::kQuarantine) {
+      return Invalid(r.PathOf("on_failure"), "a check can only quarantine its row");
+    }
   } else {
     return Invalid(r.PathOf("rule"), "unknown rule '" + kind +
                                          "' (known: required, cast, trim, lower, upper, "
-                                         "allowed_values, range, regex, default, utc)");
+                                         "allowed_values, range, regex, default, utc, check)");
   }
   BASIN_RETURN_IF_ERROR(r.CheckNoUnknown());
   return rule;
@@ -385,6 +399,7 @@ std::string_view CleaningRuleName(CleaningRuleKind kind) {
     case CleaningRuleKind::kRegex: return "regex";
     case CleaningRuleKind::kDefault: return "default";
     case CleaningRuleKind::kUtc: return "utc";
+    case CleaningRuleKind::kCheck: return "check";
   }
   return "unknown";
 }

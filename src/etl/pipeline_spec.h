@@ -47,6 +47,7 @@ enum class CleaningRuleKind {
   kRegex,
   kDefault,
   kUtc,
+  kCheck,
 };
 std::string_view CleaningRuleName(CleaningRuleKind kind);
 
@@ -73,6 +74,10 @@ struct CleaningRule {
   std::optional<Literal> max;     // range
   std::string pattern;            // regex
   std::string time_zone;          // utc
+  std::string name;               // check: names the check in reasons
+  std::string condition;          // check: a SQL boolean over the row; false quarantines it
+  std::string reason;             // check: optional SQL text for the reason
+  std::string if_present;         // check: applies only when the source has this column
 };
 
 struct DeduplicateSpec {

@@ -170,6 +170,13 @@ TEST(CleaningRules, CompileErrorsNameTheRule) {
   expect(R"([{"rule": "default", "column": "n", "value": "abc"}])", "$.cleaning[0].value: ");
   expect(R"([{"rule": "range", "column": "n", "min": 0, "max": "x"}])", "$.cleaning[0].max: ");
   EXPECT_TRUE(compile(R"([{"rule": "default", "column": "n", "value": 3}])").ok());
+  // A check binds against the row as the rules before it left it, and only reads.
+  expect(R"([{"rule": "check", "name": "c", "condition": "missing > 0"}])", "$.cleaning[0]: ");
+  expect(R"([{"rule": "trim", "columns": ["s"]},
+             {"rule": "check", "name": "c", "condition": "n > 0) AS x; DROP TABLE input; SELECT (1"}])",
+         "$.cleaning[1]: ");
+  EXPECT_TRUE(
+      compile(R"([{"rule": "check", "name": "c", "condition": "n > 0 AND s <> ''"}])").ok());
 }
 
 }  // namespace

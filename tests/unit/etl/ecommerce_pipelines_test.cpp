@@ -631,16 +631,28 @@ TEST_F(EcommercePipelinesTest, NestedOrderItemsAreFlattenedIntoFactOrders) {
     SCOPED_TRACE(variant);
     Clean("orders", "raw_orders_" + variant, "clean_orders_" + variant);
     RunTransform("orders", {{"orders", "clean_orders_" + variant}}, "processed_orders_" + variant);
+    // An order whose items are not all valid lines is quarantined whole, with the check's
+    // name and the items in its reason: a line without a product (13), a negative price (14),
+    // a position that repeats an explicit line_no (15), items that are not an array (16).
+    EXPECT_EQ(Quarantined("clean_orders_" + variant, "order_id"), (Rows{
+                                                                      {"ord-13", "check"},
+                                                                      {"ord-14", "check"},
+                                                                      {"ord-15", "check"},
+                                                                      {"ord-16", "check"},
+                                                                  }));
+    EXPECT_EQ(Query("SELECT count(*) FROM clean_orders_" + variant +
+                    "_all WHERE __basin_rule = 'check' AND __basin_reason LIKE "
+                    "'items_are_order_lines: items must be a JSON array of order lines%sku-%'"),
+              (Rows{{"4"}}));
     EXPECT_EQ(Query("SELECT order_id, json_array_length(items) FROM processed_orders_" + variant +
                     " ORDER BY order_id"),
-              (Rows{{"ord-10", "4"}, {"ord-11", "0"}, {"ord-12", "NULL"}, {"ord-9", "1"}}));
+              (Rows{{"ord-10", "2"}, {"ord-11", "0"}, {"ord-12", "NULL"}, {"ord-9", "1"}}));
     RunTransform(
         "fact_orders",
         {{"order_items", "processed_order_items"}, {"orders", "processed_orders_" + variant}},
         "fact_orders_" + variant);
-    // ord-10: the item's own line_no, else its position; the line without a product and the
-    // one with a negative price are left out. ord-9: an order-item file lists its lines, so
-    // they win over its nested items.
+    // ord-10: the item's own line_no, else its position. ord-9: an order-item file lists its
+    // lines, so they win over its nested items. Every nested line is written: none is left out.
     EXPECT_EQ(Query("SELECT order_id, line_no, product_id, quantity, unit_price, discount, "
                     "net_amount FROM fact_orders_" +
                     variant + " ORDER BY order_id, line_no"),

@@ -121,6 +121,17 @@ TEST(PipelineSpec, ErrorsNameTheirJsonPath) {
             R"(, "cleaning": [{"rule": "required", "columns": ["a"], "on_failure": "null"}], )" +
             base_output),
        "$.cleaning[0].on_failure: unknown field"},
+      {with(base_sources + R"(, "cleaning": [{"rule": "check", "name": "c"}], )" + base_output),
+       "$.cleaning[0].condition: is required"},
+      {with(base_sources +
+            R"(, "cleaning": [{"rule": "check", "name": "Bad Name", "condition": "true"}], )" +
+            base_output),
+       "$.cleaning[0].name: must match"},
+      {with(
+           base_sources +
+           R"(, "cleaning": [{"rule": "check", "name": "c", "condition": "x > 0", "on_failure": "null"}], )" +
+           base_output),
+       "$.cleaning[0].on_failure: a check can only quarantine its row"},
       {with(base_sources + R"(, "cleaning": [{"rule": "explode", "column": "x"}], )" + base_output),
        "$.cleaning[0].rule: unknown rule 'explode'"},
       {with(base_sources +
