@@ -4,6 +4,7 @@
 #include <cctype>
 #include <map>
 #include <optional>
+#include <span>
 
 namespace basin::etl {
 namespace {
@@ -37,12 +38,18 @@ std::string Shown(const std::string& expr) {
   return "'''' || left(CAST(" + expr + " AS VARCHAR), 100) || ''''";
 }
 
-// trim(x[, chars]) for chars that are all ASCII control characters or the space (codes <= 32):
-// a value whose first and last characters are above 32 has nothing to trim and is kept as it is,
-// so that only the few padded values pay for trim's per-character work.
+// trim(x[, chars]) where chars are the space, tab, LF and CR (trim without chars removes spaces
+// only): a value that does not start with a character <= 32 and does not end with one of those
+// four has nothing to trim and is kept as it is, so that only the few padded values pay for
+// trim's per-character work. ends_with compares bytes; right(x, 1) would find the last grapheme.
 std::string TrimSql(const std::string& x, const std::string& chars = "") {
-  return "CASE WHEN ascii(" + x + ") > 32 AND ascii(right(" + x + ", 1)) > 32 THEN " + x +
-         " ELSE trim(" + x + (chars.empty() ? "" : ", " + chars) + ") END";
+  const char* const ends[] = {"' '", "chr(9)", "chr(10)", "chr(13)"};
+  std::string padded_end;
+  for (const char* end : chars.empty() ? std::span(ends, 1) : std::span(ends)) {
+    padded_end += (padded_end.empty() ? "" : " OR ") + ("ends_with(" + x + ", " + end + ")");
+  }
+  return "CASE WHEN ascii(" + x + ") > 32 AND NOT (" + padded_end + ") THEN " + x + " ELSE trim(" +
+         x + (chars.empty() ? "" : ", " + chars) + ") END";
 }
 
 // Builds the chain of projections. Columns keep their order; each level lists all of them.
