@@ -14,6 +14,7 @@
 #include "base/json_writer.h"
 #include "base/logging.h"
 #include "base/time_format.h"
+#include "ingest/ndjson_shape.h"
 #include "ingest/schema_inference.h"
 #include "ingest/text_encoding.h"
 #include "query/duck_db.h"
@@ -53,6 +54,7 @@ struct Staged {
   int64_t bad_rows = 0;     // rows in `bad_rows`
   std::string path;         // the file read
   bool csv_header = false;  // CSV: the first record was a header
+  std::string reader;       // LoadReport::reader
 };
 
 bool IsBatchTableName(std::string_view name) {
@@ -210,6 +212,7 @@ Result<Staged> StageCsv(query::DuckDb& db, const std::string& path, const BatchF
   staged.format = "csv";
   staged.row_sql = "(rowid + 1)";
   staged.row_label = "row";
+  staged.reader = "read_csv";
   BASIN_ASSIGN_OR_RETURN(auto columns, db.Query("SELECT column_name FROM duckdb_columns() WHERE "
                                                 "table_name = 'staged' ORDER BY column_index"));
   staged.path = path;
@@ -244,7 +247,77 @@ Result<std::vector<std::string>> JsonKeys(query::DuckDb& db) {
   return keys;
 }
 
+// Escapes a JSON object key for a JSONPath step "$.\"key\"".
+std::string JsonPathOfKey(const std::string& key) {
+  std::string escaped;
+  for (char c : key) {
+    if (c == '"' || c == '\\') escaped += '\\';
+    escaped += c;
+  }
+  return "$.\"" + escaped + "\"";
+}
+
+// `staged` and `bad_rows` as StageJson makes them, for an NDJSON file whose every line is an
+// object with distinct keys (NdjsonShape::plain): read_json reads it in parallel, one JSON
+// column per key, in file order. False, with nothing left behind, when DuckDB does not take
+// the file as simdjson did; the caller then reads it line by line.
+Result<bool> StagePlainNdjson(query::DuckDb& db, const std::string& path,
+                              const NdjsonShape& shape) {
+  if (shape.keys.empty()) return false;
+  std::string columns, aliases;
+  for (size_t i = 0; i < shape.keys.size(); ++i) {
+    columns += (i > 0 ? ", " : "") + QuoteLiteral(shape.keys[i]) + ": 'JSON'";
+    aliases += ", __c" + std::to_string(i);
+  }
+  // The loader's database preserves insertion order, so row_number() is the line number.
+  Status read =
+      db.Execute("CREATE TABLE staged AS SELECT row_number() OVER () AS __line, * FROM read_json(" +
+                 QuoteLiteral(path) + ", format = 'newline_delimited', columns = {" + columns +
+                 "}) AS f(" + aliases.substr(2) + ")");
+  if (read.ok()) {
+    BASIN_ASSIGN_OR_RETURN(auto rows, db.Query("SELECT count(*) FROM staged"));
+    if (rows.rows.at(0).at(0).i == shape.objects) {
+      BASIN_RETURN_IF_ERROR(
+          db.Execute("CREATE TABLE bad_rows (record VARCHAR, rule VARCHAR, reason VARCHAR, line "
+                     "BIGINT)"));
+      return true;
+    }
+  }
+  BASIN_LOG(Info, "batch") << "read_json did not take " << path
+                           << " as one object per line; reading it line by line"
+                           << (read.ok() ? std::string() : ": " + read.message());
+  BASIN_RETURN_IF_ERROR(db.Execute("DROP TABLE IF EXISTS staged"));
+  return false;
+}
+
 Result<Staged> StageJson(query::DuckDb& db, const std::string& path, const std::string& format) {
+  Staged staged;
+  staged.format = format;
+  staged.row_sql = "__line";
+  staged.row_label = format == "ndjson" ? "line" : "element";
+  // A JSON null and a missing key both become NULL, in every column type.
+  auto add_columns = [&](const std::vector<std::string>& keys) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const std::string value = "__c" + std::to_string(i);
+      FileColumn c;
+      c.name = keys[i];
+      c.text_sql = "json_extract_string(" + value + ", '$')";
+      c.json_sql = "CASE WHEN json_type(" + value + ") <> 'NULL' THEN " + value + " END";
+      c.json_type_sql = "json_type(" + value + ")";
+      staged.columns.push_back(std::move(c));
+    }
+  };
+  if (format == "ndjson") {
+    BASIN_ASSIGN_OR_RETURN(NdjsonShape shape, ScanNdjsonShape(path));
+    if (shape.plain) {
+      BASIN_ASSIGN_OR_RETURN(bool staged_plain, StagePlainNdjson(db, path, shape));
+      if (staged_plain) {
+        staged.reader = "read_json";
+        add_columns(shape.keys);
+        return staged;
+      }
+    }
+  }
   std::string lines_select;
   if (format == "ndjson") {
     // read_text + split: a line is a record whatever bytes it holds, so a malformed line is kept
@@ -281,12 +354,7 @@ Result<Staged> StageJson(query::DuckDb& db, const std::string& path, const std::
   std::string paths;
   std::string values;
   for (size_t i = 0; i < keys.size(); ++i) {
-    std::string escaped;
-    for (char c : keys[i]) {
-      if (c == '"' || c == '\\') escaped += '\\';
-      escaped += c;
-    }
-    paths += (i > 0 ? ", " : "") + QuoteLiteral("$.\"" + escaped + "\"");
+    paths += (i > 0 ? ", " : "") + QuoteLiteral(JsonPathOfKey(keys[i]));
     values += ", __v[" + std::to_string(i + 1) + "] AS __c" + std::to_string(i);
   }
   const std::string extracted =
@@ -295,19 +363,8 @@ Result<Staged> StageJson(query::DuckDb& db, const std::string& path, const std::
                                    " FROM (SELECT line_no" + extracted +
                                    " FROM lines WHERE kind = 'object') ORDER BY line_no"));
   BASIN_RETURN_IF_ERROR(db.Execute("DROP TABLE lines"));
-  Staged staged;
-  staged.format = format;
-  staged.row_sql = "__line";
-  staged.row_label = format == "ndjson" ? "line" : "element";
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const std::string value = "__c" + std::to_string(i);
-    FileColumn c;
-    c.name = keys[i];
-    c.text_sql = "json_extract_string(" + value + ", '$')";
-    c.json_sql = value;
-    c.json_type_sql = "json_type(" + value + ")";
-    staged.columns.push_back(std::move(c));
-  }
+  staged.reader = format == "ndjson" ? "lines" : "read_json_objects";
+  add_columns(keys);
   return staged;
 }
 
@@ -747,6 +804,7 @@ Result<LoadReport> BatchLoader::LoadLocked(
                                                 "count(*) FROM bad_rows)"));
   staged.rows = counts.rows[0][0].i;
   staged.bad_rows = counts.rows[0][1].i;
+  report.reader = staged.reader;
   if (staged.rows == 0 && staged.bad_rows == 0) {
     return Error(ErrorCode::kEmptyInput, "the file has no data rows");
   }

@@ -59,6 +59,10 @@ struct LoadReport {
   uint64_t bytes = 0;
   std::string encoding;  // "utf-8" | "latin-1"
   std::string format;    // "csv" | "json" | "ndjson"
+  // How DuckDB read it: "read_csv"; "read_json" (NDJSON whose every line is an object, read in
+  // parallel); "lines" (other NDJSON, line by line so that bad lines are kept with their
+  // numbers); "read_json_objects" (a JSON array).
+  std::string reader;
   int32_t schema_version = 0;
   std::vector<std::string> columns_added;
   std::vector<std::string> columns_widened;  // "amount BIGINT->DOUBLE"

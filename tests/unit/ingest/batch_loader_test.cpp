@@ -20,6 +20,7 @@ TEST_F(BatchCsvTest, QuotedNewlinesAndQuotesStayInTheValue) {
   EXPECT_EQ(report->rows_loaded, 3);
   EXPECT_EQ(report->rows_quarantined, 0);
   EXPECT_EQ(report->format, "csv");
+  EXPECT_EQ(report->reader, "read_csv");
   EXPECT_EQ(report->encoding, "utf-8");
   EXPECT_EQ(Types("SELECT id, comment, amount FROM raw.notes"),
             "id BIGINT, comment VARCHAR, amount BIGINT");
