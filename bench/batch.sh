@@ -57,7 +57,7 @@ print(f"\nBatch: CSV/NDJSON -> processed ({s['input']['rows']:,} rows, medians o
       f"{s['config']['reps']}; load average {s['environment']['load_average_at_start']})")
 print(f"{'format':7} {'side':7} {'MB/s':>8} {'rows/s':>10} {'seconds':>8}")
 for fmt, r in s["results"].items():
-    for side in ("duckdb", "basin"):
+    for side in ("duckdb", "basin", "floor"):
         if side in r and "median_mb_per_s" in r[side]:
             x = r[side]
             print(f"{fmt:7} {side:7} {x['median_mb_per_s']:8.1f} {x['median_rows_per_s']:10,.0f} "
@@ -68,6 +68,11 @@ for fmt, r in s["results"].items():
         verdict = "pass" if r["pass"] else "MISS"
         print(f"{fmt:7} ratio   {r['ratio_basin_vs_duckdb']:.3f} (goal >= 0.8: {verdict}; by rep "
               f"{r['ratio_by_rep']})")
+    if "ratio_floor_vs_duckdb" in r:
+        print(f"{fmt:7} floor   {r['ratio_floor_vs_duckdb']:.3f} of DuckDB's COPY: the ceiling of "
+              f"the ratio (file -> raw -> processed Parquet, nothing else)")
+    if "ratio_basin_vs_floor" in r:
+        print(f"{fmt:7} basin   {r['ratio_basin_vs_floor']:.3f} of the floor")
 PY
 log "raw lines -> $RAW, summary -> $SUMMARY"
 exit "$rc"
