@@ -707,6 +707,28 @@ struct Measurement {
   }
 };
 
+// A measurement of `side` on the input file of `format`, before it runs.
+Measurement StartMeasurement(const InputFiles& in, const std::string& side,
+                             const std::string& format, int rep) {
+  Measurement m;
+  m.format = format;
+  m.side = side;
+  m.rep = rep;
+  m.input_bytes = format == "csv" ? in.csv_bytes : in.ndjson_bytes;
+  m.input_rows = in.rows;
+  m.load_average = LoadAverage();
+  return m;
+}
+
+// The DuckDB of the baseline and of the floor: the facts anchors' settings.
+std::unique_ptr<query::DuckDb> OpenBaselineDuckDb(const Options& o) {
+  query::DuckDbOptions db_options;
+  db_options.threads = o.threads;
+  db_options.memory_limit = "1GB";
+  db_options.preserve_insertion_order = false;
+  return OrFail(query::DuckDb::Open(db_options), "open DuckDB");
+}
+
 // The floor: DuckDB doing only the I/O that Basin's contract makes unavoidable, with no
 // cleaning, deduplication, quarantine, quality rules, fsync or catalog. The file becomes the raw
 // zone's Parquet table (every column text, as raw tables keep values as landed) and that table
@@ -714,13 +736,7 @@ struct Measurement {
 // baseline is the best any implementation of raw -> processed can reach on this machine.
 Measurement MeasureFloor(const Options& o, const InputFiles& in, const std::string& format, int rep,
                          const std::string& work) {
-  Measurement m;
-  m.format = format;
-  m.side = "floor";
-  m.rep = rep;
-  m.input_bytes = format == "csv" ? in.csv_bytes : in.ndjson_bytes;
-  m.input_rows = in.rows;
-  m.load_average = LoadAverage();
+  Measurement m = StartMeasurement(in, "floor", format, rep);
   const std::string& path = format == "csv" ? in.csv_path : in.ndjson_path;
   const std::string base = work + "/floor-" + format + "-" + std::to_string(rep);
   const std::string raw = base + "-raw.parquet";
@@ -732,11 +748,7 @@ Measurement MeasureFloor(const Options& o, const InputFiles& in, const std::stri
                 ")";
 
   const int64_t t0 = MonotonicNanos();
-  query::DuckDbOptions db_options;
-  db_options.threads = o.threads;
-  db_options.memory_limit = "1GB";
-  db_options.preserve_insertion_order = false;
-  auto db = OrFail(query::DuckDb::Open(db_options), "open DuckDB");
+  auto db = OpenBaselineDuckDb(o);
   OrFail(db->Execute("COPY (" + text_columns + ") TO " + query::QuoteLiteral(raw) +
                      " (FORMAT parquet, COMPRESSION zstd)"),
          "floor: raw COPY of " + path);
@@ -770,23 +782,13 @@ Measurement MeasureFloor(const Options& o, const InputFiles& in, const std::stri
 
 Measurement MeasureDuckDb(const Options& o, const InputFiles& in, const std::string& format,
                           int rep, const std::string& work) {
-  Measurement m;
-  m.format = format;
-  m.side = "duckdb";
-  m.rep = rep;
-  m.input_bytes = format == "csv" ? in.csv_bytes : in.ndjson_bytes;
-  m.input_rows = in.rows;
-  m.load_average = LoadAverage();
+  Measurement m = StartMeasurement(in, "duckdb", format, rep);
   const std::string& path = format == "csv" ? in.csv_path : in.ndjson_path;
   const std::string out = work + "/duckdb-" + format + "-" + std::to_string(rep) + ".parquet";
   const std::string reader = format == "csv" ? "read_csv" : "read_ndjson";
 
   const int64_t t0 = MonotonicNanos();
-  query::DuckDbOptions db_options;
-  db_options.threads = o.threads;
-  db_options.memory_limit = "1GB";
-  db_options.preserve_insertion_order = false;
-  auto db = OrFail(query::DuckDb::Open(db_options), "open DuckDB");
+  auto db = OpenBaselineDuckDb(o);
   OrFail(db->Execute("COPY (SELECT * FROM " + reader + "(" + query::QuoteLiteral(path) + ")) TO " +
                      query::QuoteLiteral(out) + " (FORMAT parquet, COMPRESSION zstd)"),
          "baseline COPY of " + path);
@@ -921,13 +923,7 @@ void Verify(const InputFiles& in, const std::string& format, const ingest::LoadR
 Measurement MeasureBasin(const InputFiles& in, const BenchPipeline& pipeline,
                          const std::string& format, int rep, const std::string& work,
                          bool trace_sql, bool profile, const std::string& memory_limit) {
-  Measurement m;
-  m.format = format;
-  m.side = "basin";
-  m.rep = rep;
-  m.input_bytes = format == "csv" ? in.csv_bytes : in.ndjson_bytes;
-  m.input_rows = in.rows;
-  m.load_average = LoadAverage();
+  Measurement m = StartMeasurement(in, "basin", format, rep);
   const std::string data = work + "/basin-" + format + "-" + std::to_string(rep);
   const std::string lake = data + "/lake";
   fs::remove_all(data);
