@@ -616,8 +616,12 @@ Status PipelineRunner::Execute(const PipelineSpec& spec, Execution& run) {
   BASIN_ASSIGN_OR_RETURN(CleaningPlan plan,
                          CompileCleaning(spec.cleaning, primary_columns, kPrimaryInput));
   BASIN_RETURN_IF_ERROR(CheckCleaning(db, spec.cleaning, plan));
+  // The cleaned rows keep the source's order (files in commit order, rows in file order), so
+  // that rowid tells which of two rows with the same keep_latest_by value came later.
+  BASIN_RETURN_IF_ERROR(db.Execute("SET preserve_insertion_order = true"));
   BASIN_RETURN_IF_ERROR(
       db.Execute(std::string("CREATE TEMP TABLE ") + kCleaned + " AS " + plan.sql));
+  BASIN_RETURN_IF_ERROR(db.Execute("SET preserve_insertion_order = false"));
   BASIN_ASSIGN_OR_RETURN(
       auto counts, db.Query(std::string("SELECT count(*), count(") + QuoteIdentifier(kRuleColumn) +
                             ") FROM " + kCleaned));
@@ -653,9 +657,10 @@ Status PipelineRunner::Execute(const PipelineSpec& spec, Execution& run) {
       return Invalid("$.deduplicate.keep_latest_by", "'" + spec.deduplicate->keep_latest_by +
                                                          "' is not a column of the primary source");
     }
+    // On a tie the later row wins: the later line of a file, the file committed later.
     accept += " QUALIFY row_number() OVER (PARTITION BY " + ColumnList(spec.deduplicate->keys) +
               " ORDER BY " + QuoteIdentifier(spec.deduplicate->keep_latest_by) +
-              " DESC NULLS LAST) = 1";
+              " DESC NULLS LAST, rowid DESC) = 1";
   }
   BASIN_RETURN_IF_ERROR(db.Execute(accept));
   // Duplicates are counted where they are removed, so that the reconciliation below checks the

@@ -154,7 +154,8 @@ class EcommercePipelinesTest : public ::testing::Test {
         keys += (keys.empty() ? "" : ", ") + query::QuoteIdentifier(key);
       }
       sql += " QUALIFY row_number() OVER (PARTITION BY " + keys + " ORDER BY " +
-             query::QuoteIdentifier(spec.deduplicate->keep_latest_by) + " DESC) = 1";
+             query::QuoteIdentifier(spec.deduplicate->keep_latest_by) +
+             " DESC NULLS LAST, rowid DESC) = 1";
     }
     Exec(sql);
   }

@@ -118,6 +118,34 @@ TEST_F(PipelineRunnerTest, DeduplicatesKeepingTheLatest) {
             (Rows{{"o1", "paid"}, {"o2", "placed"}}));
 }
 
+// Rows of one file share _loaded_at: among rows with the same keys and the same ordering value,
+// the later line of the file wins, and a file committed later wins over an earlier one.
+TEST_F(PipelineRunnerTest, DeduplicationTiesGoToTheLaterRow) {
+  const PipelineSpec spec = Spec(R"json({
+    "name": "orders_ties",
+    "sources": [{"name": "orders", "table": "raw.orders"}],
+    "deduplicate": {"keys": ["order_id"], "keep_latest_by": "amount"},
+    "output": {"table": "processed.orders_ties"}
+  })json");
+  std::string first = "SELECT * FROM (VALUES ";
+  for (int i = 0; i < 3000; ++i) {
+    const std::string id = "'o" + std::to_string(i) + "'";
+    first +=
+        (i > 0 ? ", " : "") + std::string("(") + id + ", 'placed', '1'), (" + id + ", 'paid', '1')";
+  }
+  first += ") t(order_id, status, amount)";
+  AddFile("orders", first);
+  AddFile("orders",
+          "SELECT * FROM (VALUES ('o7', 'shipped', '1'), ('o8', 'cancelled', '0')) "
+          "t(order_id, status, amount)");
+  RunReport r = MustRun(spec);
+  EXPECT_EQ(r.record.rows_in, 6002);
+  EXPECT_EQ(r.record.rows_duplicate, 3002);
+  // o7's later file ties and wins; o8's later row has a smaller amount and loses.
+  EXPECT_EQ(Query("SELECT status, count(*) FROM processed.orders_ties GROUP BY 1 ORDER BY 1"),
+            (Rows{{"paid", "2999"}, {"shipped", "1"}}));
+}
+
 TEST_F(PipelineRunnerTest, TransformMustOnlyRead) {
   PipelineSpec spec = Spec(kOrdersAppend);
   spec.transform = "DELETE FROM orders";
