@@ -15,7 +15,7 @@
 #include "log/log.h"
 #include "observe/metrics.h"
 #include "query/query_engine.h"
-#include "unit/temp_dir.h"
+#include "unit/ingest/loader_fixture.h"
 
 namespace basin::ingest {
 namespace {
@@ -23,56 +23,15 @@ namespace fs = std::filesystem;
 
 constexpr char kStream[] = "Orders-Feed";
 
-class LoaderRecordsTest : public ::testing::Test {
+class LoaderRecordsTest : public LoaderFixture {
  protected:
-  void SetUp() override {
-    root_ = temp_.path();
-    fs::create_directories(root_ / "lake");
-    OpenAll();
-    log::StreamOptions options;
-    options.shard_count = 3;
-    ASSERT_TRUE(log_->CreateStream(kStream, options).ok());
-  }
-  void TearDown() override { CloseAll(); }
-
-  void OpenAll() {
-    log::LogOptions log_options;
-    log_options.dir = (root_ / "log").string();
-    log_options.durable = false;
-    auto log = log::Log::Open(log_options);
-    ASSERT_TRUE(log.ok()) << log.status().ToString();
-    log_ = std::move(log).value();
-    auto catalog = catalog::Catalog::Open((root_ / "basin.db").string());
-    ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
-    catalog_ = std::move(catalog).value();
-    auto engine = query::QueryEngine::Create(catalog_.get(), lake());
-    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-    engine_ = std::move(engine).value();
-  }
-  void CloseAll() {
-    if (loader_) loader_->Stop();
-    loader_.reset();
-    engine_.reset();
-    catalog_.reset();
-    log_.reset();
-  }
-
-  std::string lake() const { return (root_ / "lake").string(); }
+  LoaderRecordsTest() : LoaderFixture(/*durable=*/false) {}
+  void SetUp() override { SetUpWithStream(kStream, 3); }
 
   LoaderOptions Options(const std::string& stream = kStream) {
-    LoaderOptions options = LoaderOptionsFor(stream, RecordFormat::kRecords);
-    options.lake_root = lake();
-    options.buffer_interval_ms = 60'000;  // commits only when a test flushes
-    options.retry_backoff_ms = 50;
-    return options;
+    return TestOptions(LoaderOptionsFor(stream, RecordFormat::kRecords));
   }
-
-  void StartLoader() {
-    auto loader =
-        Loader::Start(log_.get(), catalog_.get(), Options(), &SystemClock::Instance(), &metrics_);
-    ASSERT_TRUE(loader.ok()) << loader.status().ToString();
-    loader_ = std::move(loader).value();
-  }
+  void StartLoader() { StartLoaderWith(Options()); }
 
   // Appends `data` as Kinesis would (an envelope) with `key`; returns its sequence number.
   std::string Put(const std::string& key, const std::string& payload) {
@@ -89,24 +48,6 @@ class LoaderRecordsTest : public ::testing::Test {
     if (!ack.ok()) return "";
     return KinesisSequenceNumber(ack->first_offset, ack->shards[0]);
   }
-
-  query::QueryResult Query(const std::string& sql) {
-    auto r = engine_->Execute(sql);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? std::move(r).value() : query::QueryResult{};
-  }
-  int64_t QueryInt(const std::string& sql) {
-    auto r = Query(sql);
-    return r.rows.empty() ? -1 : r.rows[0][0].i;
-  }
-
-  test::TempDir temp_;
-  fs::path root_;
-  observe::MetricsRegistry metrics_;
-  std::unique_ptr<log::Log> log_;
-  std::unique_ptr<catalog::Catalog> catalog_;
-  std::unique_ptr<query::QueryEngine> engine_;
-  std::unique_ptr<Loader> loader_;
 };
 
 TEST(StreamRecordsTableTest, LowerCasesAndReplacesWhatATableNameCannotHave) {

@@ -15,7 +15,7 @@
 #include "observe/metrics.h"
 #include "query/parquet_file_writer.h"
 #include "query/query_engine.h"
-#include "unit/temp_dir.h"
+#include "unit/ingest/loader_fixture.h"
 
 namespace basin::ingest {
 namespace {
@@ -24,52 +24,14 @@ namespace fs = std::filesystem;
 // 2026-11-20T10:15:00Z: a closed hour, so the compactor may merge it.
 constexpr int64_t kEventMs = 1'795'169'700'000;
 
-// A data directory with a log, a catalog and a query engine, as basin serve opens them.
-class LoaderTest : public ::testing::Test {
+class LoaderTest : public LoaderFixture {
  protected:
-  void SetUp() override {
-    root_ = temp_.path();
-    fs::create_directories(root_ / "lake");
-    OpenAll();
-    log::StreamOptions options;
-    options.shard_count = 2;
-    ASSERT_TRUE(log_->CreateStream("clickstream", options).ok());
-  }
-  void TearDown() override { CloseAll(); }
-
-  void OpenAll() {
-    log::LogOptions log_options;
-    log_options.dir = (root_ / "log").string();
-    auto log = log::Log::Open(log_options);
-    ASSERT_TRUE(log.ok()) << log.status().ToString();
-    log_ = std::move(log).value();
-    auto catalog = catalog::Catalog::Open((root_ / "basin.db").string());
-    ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
-    catalog_ = std::move(catalog).value();
-    auto engine = query::QueryEngine::Create(catalog_.get(), lake());
-    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-    engine_ = std::move(engine).value();
-  }
-  void CloseAll() {
-    if (loader_) loader_->Stop();
-    loader_.reset();
-    engine_.reset();
-    catalog_.reset();
-    log_.reset();
-  }
-
-  std::string lake() const { return (root_ / "lake").string(); }
+  void SetUp() override { SetUpWithStream("clickstream", 2); }
 
   void StartLoader(size_t dedup_entries = 1'000'000) {
-    LoaderOptions options;
-    options.lake_root = lake();
-    options.buffer_interval_ms = 60'000;  // commits only when a test flushes
-    options.retry_backoff_ms = 50;
+    LoaderOptions options = TestOptions(LoaderOptions{});
     options.dedup_max_entries = dedup_entries;
-    auto loader =
-        Loader::Start(log_.get(), catalog_.get(), options, &SystemClock::Instance(), &metrics_);
-    ASSERT_TRUE(loader.ok()) << loader.status().ToString();
-    loader_ = std::move(loader).value();
+    StartLoaderWith(options);
   }
 
   static std::string Event(const std::string& id, int64_t ms = kEventMs) {
@@ -92,21 +54,6 @@ class LoaderTest : public ::testing::Test {
       AppendData(envelope.Encode());
     }
   }
-
-  int64_t QueryInt(const std::string& sql) {
-    auto r = engine_->Execute(sql);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    if (!r.ok() || r->rows.empty()) return -1;
-    return r->rows[0][0].i;
-  }
-
-  test::TempDir temp_;
-  fs::path root_;
-  observe::MetricsRegistry metrics_;
-  std::unique_ptr<log::Log> log_;
-  std::unique_ptr<catalog::Catalog> catalog_;
-  std::unique_ptr<query::QueryEngine> engine_;
-  std::unique_ptr<Loader> loader_;
 };
 
 TEST_F(LoaderTest, CommitsTypedRowsAndOffsetTogether) {
