@@ -110,7 +110,21 @@ Result<std::string> ReadFile(const std::string& path, uint64_t max_size) {
 Result<ReadOnlyFile> ReadOnlyFile::Open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "open " + path);
-  return ReadOnlyFile(fd);
+  return ReadOnlyFile(fd, path);
+}
+
+Result<size_t> ReadOnlyFile::ReadUpTo(char* buffer, size_t want) {
+  size_t done = 0;
+  while (done < want) {
+    const ssize_t n = ::read(fd_, buffer + done, want - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "read " + path_);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
 }
 
 ReadOnlyFile::~ReadOnlyFile() {

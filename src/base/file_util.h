@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "base/status.h"
 
@@ -27,15 +28,22 @@ class ReadOnlyFile {
  public:
   // NotFound / IoError (ErrnoStatus) if it cannot be opened.
   static Result<ReadOnlyFile> Open(const std::string& path);
-  ReadOnlyFile(ReadOnlyFile&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  ReadOnlyFile(ReadOnlyFile&& other) noexcept : fd_(other.fd_), path_(std::move(other.path_)) {
+    other.fd_ = -1;
+  }
   ReadOnlyFile& operator=(ReadOnlyFile&&) = delete;
   ReadOnlyFile(const ReadOnlyFile&) = delete;
   ~ReadOnlyFile();
   int fd() const { return fd_; }
 
+  // Reads the next `want` bytes into `buffer`, fewer only at the end of the file (0 there);
+  // retries interrupted reads. IoError (ErrnoStatus, naming the path) otherwise.
+  Result<size_t> ReadUpTo(char* buffer, size_t want);
+
  private:
-  explicit ReadOnlyFile(int fd) : fd_(fd) {}
+  ReadOnlyFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
   int fd_;
+  std::string path_;
 };
 
 }  // namespace basin

@@ -1,10 +1,8 @@
 #include "ingest/ndjson_shape.h"
 
 #include <simdjson.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <string_view>
 #include <unordered_set>
@@ -70,7 +68,6 @@ class ShapeBuilder {
 
 Result<NdjsonShape> ScanNdjsonShape(const std::string& path) {
   BASIN_ASSIGN_OR_RETURN(ReadOnlyFile file, ReadOnlyFile::Open(path));
-  const int fd = file.fd();
   NdjsonShape shape;
   ShapeBuilder builder(shape);
   // [0, filled) holds bytes read and not yet cut into lines; SIMDJSON_PADDING bytes follow.
@@ -81,14 +78,11 @@ Result<NdjsonShape> ScanNdjsonShape(const std::string& path) {
     if (buffer.size() - simdjson::SIMDJSON_PADDING - filled < kBlockBytes / 2) {
       buffer.resize(buffer.size() + kBlockBytes);  // a line longer than what is left
     }
-    const ssize_t n =
-        ::read(fd, buffer.data() + filled, buffer.size() - simdjson::SIMDJSON_PADDING - filled);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "read " + path);
-    }
+    BASIN_ASSIGN_OR_RETURN(
+        size_t n,
+        file.ReadUpTo(buffer.data() + filled, buffer.size() - simdjson::SIMDJSON_PADDING - filled));
     eof = n == 0;
-    filled += static_cast<size_t>(n);
+    filled += n;
     size_t start = 0;
     while (shape.plain) {
       const void* lf = std::memchr(buffer.data() + start, '\n', filled - start);

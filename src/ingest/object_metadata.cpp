@@ -193,21 +193,6 @@ void SetTextStats(TextStatsCounter& counter, ObjectMetadata* metadata) {
   metadata->word_count = stats.word_count;
 }
 
-// Reads up to `want` bytes (fewer only at the end of the file).
-Result<size_t> ReadUpTo(int fd, char* buffer, size_t want, const std::string& path) {
-  size_t done = 0;
-  while (done < want) {
-    ssize_t n = ::read(fd, buffer + done, want - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "read " + path);
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  return done;
-}
-
 }  // namespace
 
 std::optional<ImageInfo> ParseImageHeader(std::string_view prefix) {
@@ -258,10 +243,9 @@ Result<ObjectMetadata> ExtractObjectMetadataFromBytes(std::string_view bytes) {
 
 Result<ObjectMetadata> ExtractObjectMetadata(const std::string& path) {
   BASIN_ASSIGN_OR_RETURN(ReadOnlyFile file, ReadOnlyFile::Open(path));
-  const int fd = file.fd();
 
   std::vector<char> buffer(kMetadataPrefixBytes);
-  BASIN_ASSIGN_OR_RETURN(size_t prefix_size, ReadUpTo(fd, buffer.data(), buffer.size(), path));
+  BASIN_ASSIGN_OR_RETURN(size_t prefix_size, file.ReadUpTo(buffer.data(), buffer.size()));
   const std::string_view prefix(buffer.data(), prefix_size);
   BASIN_ASSIGN_OR_RETURN(std::string type, SniffContentType(prefix));
   ObjectMetadata metadata = MetadataFromPrefix(prefix, std::move(type));
@@ -270,7 +254,7 @@ Result<ObjectMetadata> ExtractObjectMetadata(const std::string& path) {
   TextStatsCounter counter;
   counter.Update(prefix);
   for (;;) {
-    BASIN_ASSIGN_OR_RETURN(size_t n, ReadUpTo(fd, buffer.data(), kReadBlockBytes, path));
+    BASIN_ASSIGN_OR_RETURN(size_t n, file.ReadUpTo(buffer.data(), kReadBlockBytes));
     if (n == 0) break;
     counter.Update(std::string_view(buffer.data(), n));
   }

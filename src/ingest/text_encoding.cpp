@@ -77,19 +77,15 @@ Result<FileScan> ScanFile(const std::string& path,
   Utf8Validator utf8;
   std::vector<char> buffer(1 << 20);
   while (true) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "read " + path);
-    }
+    BASIN_ASSIGN_OR_RETURN(size_t n, file.ReadUpTo(buffer.data(), buffer.size()));
     if (n == 0) break;
-    const std::string_view block(buffer.data(), static_cast<size_t>(n));
+    const std::string_view block(buffer.data(), n);
     if (scan.head.size() < kSniffBytes) {
       scan.head.append(block.substr(0, kSniffBytes - scan.head.size()));
     }
     hasher.Update(block);
     if (scan.valid_utf8 && !utf8.Feed(block)) scan.valid_utf8 = false;
-    scan.bytes += static_cast<uint64_t>(n);
+    scan.bytes += n;
     if (progress) progress(scan.bytes, total);
   }
   if (scan.valid_utf8 && !utf8.Finish()) scan.valid_utf8 = false;
