@@ -92,9 +92,9 @@ struct ExecutionServiceOptions {
   // Empty: this service is always the runner (tests).
   std::string lock_path;
   // Never take the lock: open as an observer even when no process runs the executions (and even
-  // without a lock_path). For a
-  // process that only defines and reads (`basin workflow list`): it must neither resume another
-  // process's executions nor keep a `basin workflow start` from taking the lock meanwhile.
+  // without a lock_path). For a process that only defines and reads (`basin workflow list`): it
+  // must neither resume another process's executions nor keep a `basin workflow start` from
+  // taking the lock meanwhile.
   bool observe_only = false;
   std::string region = "us-east-1";
   std::string account = "000000000000";
